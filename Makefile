@@ -1,0 +1,51 @@
+# Two commands matter: `make run` (embedded default on http://127.0.0.1:8888) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8888
+HOST ?= 127.0.0.1
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint system-deps migrate bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput -v0
+
+# Embedded default: SQLite + in-process executor, on gunicorn (one process, threads: the
+# executor's thread pool lives in that process; long-polls hold a thread each).
+run: migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
+		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
+		--timeout 120 --graceful-timeout 30 --access-logfile -
+
+# Debian packages the suite starts for real: redis-server, PostgreSQL, chromium.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

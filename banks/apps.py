@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BanksConfig(AppConfig):
+    name = "banks"
+    default_auto_field = "django.db.models.BigAutoField"

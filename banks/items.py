@@ -1,0 +1,116 @@
+"""Retain items: request-time validation (shape, types, limits) and job-time conversion.
+
+Validation runs on every item of a request of up to ``HINDSIGHT_MAX_BATCH_ITEMS`` items, so it is
+plain Python over dicts, not a nested serializer per item: a 10,000-item request must cost little
+next to storing it (``bench/ingest.py`` prints both).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ValidationError
+
+from operations.exceptions import LimitExceeded
+
+from .models import Bank, Memory
+
+MAX_REPORTED_ERRORS = 50
+_OPTIONAL_TEXT = ("context", "document_id")
+
+
+class ItemError(Exception):
+    """One item cannot be stored; it is recorded in ``failed_items`` and the batch goes on."""
+
+
+def parse_timestamp(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
+    if not isinstance(item, dict):
+        return {"non_field_errors": ["Expected an object with a 'content' string."]}
+    errors: dict[str, list[str]] = {}
+    content = item.get("content")
+    if not isinstance(content, str):
+        errors["content"] = ["This field is required and must be a string."]
+    elif len(content) * 4 > max_bytes and len(content.encode()) > max_bytes:
+        raise LimitExceeded(
+            "HINDSIGHT_MAX_CONTENT_BYTES",
+            max_bytes,
+            f"item content is larger than HINDSIGHT_MAX_CONTENT_BYTES ({max_bytes} bytes)",
+        )
+    for name in _OPTIONAL_TEXT:
+        value = item.get(name)
+        if value is not None and not isinstance(value, str):
+            errors[name] = ["Must be a string or null."]
+    timestamp = item.get("timestamp")
+    if timestamp is not None and timestamp != "unset":
+        try:
+            if not isinstance(timestamp, str):
+                raise ValueError
+            parse_timestamp(timestamp)
+        except ValueError:
+            errors["timestamp"] = ["Must be an ISO-8601 date-time, e.g. 2024-03-15T10:00:00Z."]
+    metadata = item.get("metadata")
+    if metadata is not None and not (
+        isinstance(metadata, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+    ):
+        errors["metadata"] = ["Must be an object mapping strings to strings."]
+    tags = item.get("tags")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        errors["tags"] = ["Must be a list of strings."]
+    return errors or None
+
+
+def validate_contents(contents: Any) -> list[dict]:
+    """Check a ``contents`` list; raise ``ValidationError`` (400) with per-index field messages,
+    or ``LimitExceeded`` (413). Returns the items, unchanged."""
+    if not isinstance(contents, list):
+        raise ValidationError({"contents": ["Expected a list of items."]})
+    if not contents:
+        raise ValidationError({"contents": ["Must contain at least one item."]})
+    max_items = settings.HINDSIGHT_MAX_BATCH_ITEMS
+    if len(contents) > max_items:
+        raise LimitExceeded(
+            "HINDSIGHT_MAX_BATCH_ITEMS",
+            max_items,
+            f"{len(contents)} items is more than HINDSIGHT_MAX_BATCH_ITEMS ({max_items}) "
+            "per request; split the batch",
+        )
+    max_bytes = settings.HINDSIGHT_MAX_CONTENT_BYTES
+    errors: dict[str, dict[str, list[str]]] = {}
+    for index, item in enumerate(contents):
+        item_errors = _item_errors(item, max_bytes)
+        if item_errors:
+            errors[str(index)] = item_errors
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+    if errors:
+        raise ValidationError({"contents": errors})
+    return contents
+
+
+def build_memory(bank: Bank, item: dict, operation: Any, index: int) -> Memory:
+    """Turn one validated item into an unsaved Memory; ``ItemError`` for a semantic problem."""
+    content = item["content"]
+    if not content.strip():
+        raise ItemError("content must not be empty")
+    timestamp = item.get("timestamp")
+    return Memory(
+        bank=bank,
+        content=content,
+        context=item.get("context") or "",
+        timestamp=parse_timestamp(timestamp) if timestamp and timestamp != "unset" else None,
+        metadata=item.get("metadata") or {},
+        tags=item.get("tags") or [],
+        document_id=item.get("document_id"),
+        operation=operation,
+        item_index=index,
+    )

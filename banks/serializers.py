@@ -1,0 +1,93 @@
+"""Native wire shapes for banks and memories. Translation only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .models import Bank, Memory
+
+
+class BankSerializer(serializers.ModelSerializer):
+    """``context["stats"]`` maps bank pk -> {"memory_count", "operations"} (one query per page)."""
+
+    memory_count = serializers.SerializerMethodField()
+    operations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Bank
+        fields = ["bank_id", "name", "mission", "created_at", "updated_at", "memory_count",
+                  "operations"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def _stats(self, bank: Bank) -> dict[str, Any]:
+        return self.context.get("stats", {}).get(bank.pk, {})
+
+    def get_memory_count(self, bank: Bank) -> int:
+        return self._stats(bank).get("memory_count", 0)
+
+    def get_operations(self, bank: Bank) -> dict[str, int]:
+        return self._stats(bank).get("operations", {})
+
+
+class BankCreateSerializer(serializers.Serializer):
+    bank_id = serializers.CharField(max_length=128)
+    name = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    mission = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class BankUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=256, required=False, allow_blank=True)
+    mission = serializers.CharField(required=False, allow_blank=True)
+
+
+class MemorySerializer(serializers.ModelSerializer):
+    memory_id = serializers.UUIDField(source="id", read_only=True)
+    bank_id = serializers.CharField(source="bank.bank_id", read_only=True)
+    operation_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Memory
+        fields = ["memory_id", "bank_id", "content", "context", "timestamp", "metadata", "tags",
+                  "document_id", "operation_id", "item_index", "created_at"]
+        read_only_fields = fields
+
+
+class RetainItemSerializer(serializers.Serializer):
+    """Documents one item for the schema; requests are checked by ``banks.items``."""
+
+    content = serializers.CharField()
+    context = serializers.CharField(required=False, allow_null=True)
+    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+    metadata = serializers.DictField(child=serializers.CharField(), required=False,
+                                     allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
+    document_id = serializers.CharField(required=False, allow_null=True)
+
+
+class _AsyncFlag:
+    """``async`` is a Python keyword, so the field is added by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["async"] = serializers.BooleanField(required=False, default=False)
+
+
+class RetainRequestSerializer(_AsyncFlag, serializers.Serializer):
+    # Items are checked by the batch_retain job's fast validator (banks.items), not per-item
+    # serializer fields: that is what keeps a 10,000-item request cheap to validate.
+    contents = serializers.JSONField()
+    operation_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class RetainRequestDocSerializer(_AsyncFlag, serializers.Serializer):
+    """The same body as ``RetainRequestSerializer``, spelled out item by item for the schema."""
+
+    contents = RetainItemSerializer(many=True)
+    operation_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class RetainResultSerializer(serializers.Serializer):
+    memory_ids = serializers.ListField(child=serializers.UUIDField())
+    failed_items = serializers.ListField(child=serializers.DictField())

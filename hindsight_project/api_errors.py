@@ -1,0 +1,62 @@
+"""The one place where domain exceptions become HTTP responses (native API shape:
+``{"detail": ..., "code": ...}`` plus the fields a client needs, e.g. the current ``status``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status as http
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from operations.exceptions import (
+    BankNotFound,
+    ExecutorUnavailable,
+    HindsightError,
+    IdempotencyConflict,
+    InvalidTransition,
+    LimitExceeded,
+    OperationNotFound,
+    UnsupportedOperationType,
+)
+
+STATUS_BY_EXCEPTION: dict[type[HindsightError], int] = {
+    OperationNotFound: http.HTTP_404_NOT_FOUND,
+    BankNotFound: http.HTTP_404_NOT_FOUND,
+    InvalidTransition: http.HTTP_409_CONFLICT,
+    IdempotencyConflict: http.HTTP_409_CONFLICT,
+    LimitExceeded: http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedOperationType: http.HTTP_400_BAD_REQUEST,
+    ExecutorUnavailable: http.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def error_body(exc: HindsightError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": str(exc), "code": exc.code}
+    if isinstance(exc, InvalidTransition):
+        body.update(status=exc.status, operation_id=exc.operation_id)
+    elif isinstance(exc, LimitExceeded):
+        body.update(limit=exc.limit_name, max=exc.limit)
+    elif isinstance(exc, UnsupportedOperationType):
+        body["type"] = [str(exc)]
+    return body
+
+
+def http_status_for(exc: HindsightError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_EXCEPTION:
+            return STATUS_BY_EXCEPTION[cls]
+    return http.HTTP_400_BAD_REQUEST
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, HindsightError):
+        return Response(error_body(exc), status=http_status_for(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": f"request body is over the limit: {exc}", "code": "limit_exceeded",
+             "limit": "HINDSIGHT_MAX_BODY_BYTES"},
+            status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return drf_exception_handler(exc, context)

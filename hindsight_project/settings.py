@@ -1,0 +1,235 @@
+"""Every setting of the service, read from the environment in this one place.
+
+App code reads ``django.conf.settings``; nothing else touches ``os.environ``. The typed helpers
+raise ``ImproperlyConfigured`` on a value they cannot parse, so a typo fails at start-up, not at
+the first request that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+# --- Core Django -----------------------------------------------------------------------------
+DEFAULT_SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "banks",
+    "operations",
+]
+
+MIDDLEWARE = [
+    "hindsight_project.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    # Serves admin and Swagger UI assets from the app itself: no CDN, no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hindsight_project.urls"
+WSGI_APPLICATION = "hindsight_project.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATA_DIR = Path(env_str("HINDSIGHT_DATA_DIR", str(BASE_DIR / "data")))
+DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'hindsight.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
+        # two writers queue on the busy timeout instead of failing with "database is locked"
+        # when a deferred transaction tries to upgrade its read lock.
+        "timeout": env_float("HINDSIGHT_SQLITE_TIMEOUT", 30.0, minimum=0),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+            "PRAGMA cache_size=-20000;"
+        ),
+    }
+    # Tests need a real file (threads of the embedded executor share it), not :memory:.
+    _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test_" + Path(_db["NAME"]).name))}
+DATABASES = {"default": _db}
+DATABASE_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Static, i18n -------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Without collectstatic (tests, a fresh checkout) WhiteNoise finds files through the finders.
+WHITENOISE_USE_FINDERS = True
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- REST framework and schema ------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "hindsight_project.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hindsight Operations API",
+    "DESCRIPTION": "Memory banks for AI agents and the background operations behind them.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Hindsight knobs ----------------------------------------------------------------------------
+HINDSIGHT_VERSION = "0.1.0"
+HINDSIGHT_EXECUTOR = env_choice("HINDSIGHT_EXECUTOR", "embedded", ("embedded", "rq"))
+HINDSIGHT_WORKERS = env_int("HINDSIGHT_WORKERS", 2, minimum=1)
+HINDSIGHT_CHUNK_SIZE = env_int("HINDSIGHT_CHUNK_SIZE", 1000, minimum=1)
+HINDSIGHT_CHUNK_SECONDS = env_float("HINDSIGHT_CHUNK_SECONDS", 0.25, minimum=0.001)
+HINDSIGHT_STALE_AFTER = env_float("HINDSIGHT_STALE_AFTER", 30.0, minimum=0.1)
+HINDSIGHT_MAX_ATTEMPTS = env_int("HINDSIGHT_MAX_ATTEMPTS", 3, minimum=1)
+HINDSIGHT_SWEEP_INTERVAL = env_float("HINDSIGHT_SWEEP_INTERVAL", 5.0, minimum=0.05)
+HINDSIGHT_DISPATCH_GRACE = env_float("HINDSIGHT_DISPATCH_GRACE", 10.0, minimum=0)
+HINDSIGHT_MAX_BATCH_ITEMS = env_int("HINDSIGHT_MAX_BATCH_ITEMS", 10_000, minimum=1)
+HINDSIGHT_MAX_CONTENT_BYTES = env_int("HINDSIGHT_MAX_CONTENT_BYTES", 1_000_000, minimum=1)
+HINDSIGHT_MAX_BODY_BYTES = env_int("HINDSIGHT_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024)
+HINDSIGHT_MAX_WAIT_SECONDS = 60
+HINDSIGHT_RETENTION_DAYS = env_int("HINDSIGHT_RETENTION_DAYS", 30, minimum=1)
+HINDSIGHT_REQUIRE_AUTH = env_bool("HINDSIGHT_REQUIRE_AUTH", False)
+
+# Django's own body limit must match ours, so an oversized body becomes our 413, not its 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = HINDSIGHT_MAX_BODY_BYTES
+
+# --- Redis / RQ (scale-out) ---------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+HINDSIGHT_JOB_TIMEOUT = env_int("HINDSIGHT_JOB_TIMEOUT", 6 * 3600, minimum=1)
+RQ_QUEUES = {
+    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": HINDSIGHT_JOB_TIMEOUT},
+}
+
+# --- Logging ------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+}
+
+# --- Production safety --------------------------------------------------------------------------
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUCTION", False):
+    raise ImproperlyConfigured("SECRET_KEY must be set in production (HINDSIGHT_PRODUCTION=1)")

@@ -1,0 +1,21 @@
+"""Mounts the native API (/api/), the compatible API (/v1/default/), admin, schema and docs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import health
+
+urlpatterns = [
+    path("api/", include("banks.urls")),
+    path("api/", include("operations.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("health", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("version", health.version, name="version"),
+    path("v1/version", health.version, name="v1-version"),
+    path("admin/", admin.site.urls),
+]

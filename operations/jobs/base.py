@@ -1,0 +1,50 @@
+"""What a job module implements. The runner (``operations.runner``) owns everything else:
+claiming, chunk transactions, progress, heartbeat, cancellation and the error policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..models import Operation
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    units: int  # units of work finished in this chunk (succeeded + failed)
+    failed: int = 0  # of which failed (recorded as OperationItemFailure rows)
+
+
+class Job:
+    """One operation type. Subclasses set ``type``/``stage`` and implement the hooks."""
+
+    type: ClassVar[str]
+    stage: ClassVar[str] = "processing"
+
+    def validate_payload(self, bank: Any, payload: dict) -> dict:
+        """Check and normalise a submitted payload; raise DRF ``ValidationError`` on bad input."""
+        return payload
+
+    def count_units(self, bank: Any, payload: dict) -> int:
+        """The operation's ``total``, known up front."""
+        raise NotImplementedError
+
+    def prepare(self, operation: Operation) -> Any:
+        """Load what every chunk needs (outside any transaction); returned as the run state."""
+        return None
+
+    def process_chunk(
+        self, operation: Operation, state: Any, start: int, limit: int, deadline: float
+    ) -> ChunkOutcome:
+        """Process units ``start, start+1, ...`` until ``limit`` units or ``deadline``
+        (``time.monotonic()``) whichever first, writing their results. Runs inside the chunk's
+        transaction: everything written here commits with the progress, or not at all."""
+        raise NotImplementedError
+
+    def summary(self, operation: Operation) -> dict:
+        """Small result for list rows (no per-item arrays); only asked for terminal rows."""
+        return {"failed_items_count": operation.failed_items_count}
+
+    def result(self, operation: Operation) -> dict:
+        """Full result for the detail view; only asked for terminal rows."""
+        return self.summary(operation)

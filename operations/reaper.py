@@ -1,0 +1,62 @@
+"""The liveness sweep: reap running operations whose worker stopped heartbeating, and
+re-dispatch pending operations nobody claimed (the outbox). It depends on nothing but the
+database, so it notices a dead worker even when no RQ worker is alive."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import transitions
+from .models import Operation
+from .states import OperationStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepOutcome:
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    redispatched: list[str] = field(default_factory=list)
+
+
+def unclaimed_pending(grace: float, limit: int = 1000) -> list[str]:
+    """Pending operations older than ``grace`` seconds (by their last update)."""
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    rows = Operation.objects.filter(status=OperationStatus.PENDING, updated_at__lt=cutoff)
+    return [str(pk) for pk in rows.order_by("created_at").values_list("pk", flat=True)[:limit]]
+
+
+def sweep(
+    dispatch: Callable[[str], object] | None,
+    stale_after: float | None = None,
+    grace: float | None = None,
+    max_attempts: int | None = None,
+) -> SweepOutcome:
+    """Reap stale running operations, then (if ``dispatch`` is given) re-dispatch requeued and
+    long-unclaimed pending ones."""
+    stale_after = settings.HINDSIGHT_STALE_AFTER if stale_after is None else stale_after
+    grace = settings.HINDSIGHT_DISPATCH_GRACE if grace is None else grace
+    max_attempts = settings.HINDSIGHT_MAX_ATTEMPTS if max_attempts is None else max_attempts
+    reaped = transitions.reap_stale(stale_after, max_attempts)
+    outcome = SweepOutcome(requeued=reaped.requeued, failed=reaped.failed)
+    for pk in reaped.requeued:
+        logger.warning("operation %s: worker lost, requeued", pk)
+    for pk in reaped.failed:
+        logger.error("operation %s: worker lost too often, failed", pk)
+    if dispatch is not None:
+        targets = list(dict.fromkeys(reaped.requeued + unclaimed_pending(grace)))
+        for pk in targets:
+            try:
+                dispatch(pk)
+                outcome.redispatched.append(pk)
+            except Exception:  # the transport is down; the row stays pending for the next sweep
+                logger.warning("re-dispatch of %s failed; will retry", pk, exc_info=True)
+                break
+    return outcome

@@ -1,0 +1,94 @@
+"""``run_operation``: the one loop every executor (embedded thread, RQ job) runs.
+
+Steps and guarantees:
+1. Claim by compare-and-set ``pending -> running``. A lost claim returns quietly: another
+   worker has it, or it was cancelled before it started and must never start.
+2. Cut the work into chunks (``HINDSIGHT_CHUNK_SIZE`` units or ``HINDSIGHT_CHUNK_SECONDS``,
+   whichever first). Each chunk's results commit in one transaction together with
+   ``progress += n`` and the heartbeat, and that progress update only matches while the
+   operation is still running and owned by this worker. When it matches nothing (cancelled or
+   taken over), the chunk rolls back and the run stops: after a cancel returns, nothing more of
+   the operation is ever committed.
+3. Resume from the committed ``progress``, so a retried or reaped operation never processes an
+   item twice (the unique ``(operation, item_index)`` constraint backs this up).
+4. Error policy: ``JobFailed`` is an expected failure (its message is the error); any other
+   exception is a crash, stored as ``"<Class>: <message>"`` with the traceback logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from . import transitions
+from .exceptions import JobFailed
+from .jobs import get_job
+from .models import Operation
+
+logger = logging.getLogger(__name__)
+
+
+class _Stopped(Exception):
+    """The progress CAS matched no row: roll the chunk back and stop."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_operation(operation_id: object, worker_id: str | None = None) -> str | None:
+    """Run one operation to a terminal state, or until it is cancelled or taken over.
+
+    Returns the status this call brought it to, or None when it did not (lost claim, cancelled,
+    taken over).
+    """
+    worker_id = worker_id or default_worker_id()
+    if not transitions.claim(operation_id, worker_id):
+        logger.debug("claim of %s lost; not running it", operation_id)
+        return None
+    operation = Operation.objects.select_related("bank").get(pk=operation_id)
+    job = get_job(operation.type)
+    logger.info("running %s %s from %d/%d", operation.type, operation_id,
+                operation.progress, operation.total)
+    try:
+        state = job.prepare(operation)
+        progress = operation.progress
+        while progress < operation.total:
+            deadline = time.monotonic() + settings.HINDSIGHT_CHUNK_SECONDS
+            with transaction.atomic():
+                outcome = job.process_chunk(
+                    operation, state, progress, settings.HINDSIGHT_CHUNK_SIZE, deadline
+                )
+                if outcome.units <= 0:
+                    raise RuntimeError(f"{job.type} processed no unit at {progress}")
+                if not transitions.commit_progress(
+                    operation_id, worker_id, outcome.units, outcome.failed, job.stage
+                ):
+                    raise _Stopped
+            progress += outcome.units
+            operation.progress = progress
+            operation.failed_items_count += outcome.failed
+        operation.refresh_from_db(fields=["progress", "failed_items_count"])
+        if transitions.complete(operation_id, worker_id, job.summary(operation)):
+            logger.info("completed %s %s", operation.type, operation_id)
+            return "completed"
+        return None
+    except _Stopped:
+        logger.info("%s %s stopped at %d: cancelled or taken over", operation.type,
+                    operation_id, operation.progress)
+        return None
+    except JobFailed as exc:
+        transitions.fail(operation_id, worker_id, str(exc), "JobFailed")
+        return "failed"
+    except Exception as exc:
+        logger.exception("%s %s crashed", operation.type, operation_id)
+        if transitions.fail(operation_id, worker_id, f"{type(exc).__name__}: {exc}",
+                            type(exc).__name__):
+            return "failed"
+        return None

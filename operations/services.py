@@ -1,0 +1,95 @@
+"""Operation workflows behind every surface: the native and compatible APIs, the admin actions,
+``manage.py operations`` and (over HTTP) the CLI all call these and only format the outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from banks.models import Bank
+
+from . import transitions
+from .exceptions import OperationNotFound
+from .executor import dispatch_on_commit, get_executor
+from .models import Operation
+from .reaper import SweepOutcome, sweep
+from .transitions import CancelOutcome
+
+LIST_FIELDS = (
+    "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
+    "completed_at", "updated_at", "error", "stage", "failed_items_count", "attempt",
+    "lost_count", "summary", "heartbeat_at", "worker_id",
+)
+
+
+def parse_operation_id(raw: object, bank_id: str | None = None) -> uuid.UUID:
+    try:
+        return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+    except ValueError:
+        raise OperationNotFound(raw, bank_id) from None
+
+
+def operations_for(banks: QuerySet[Bank] | Bank) -> QuerySet[Operation]:
+    """Operations of one bank or of a queryset of banks, without payloads, newest first."""
+    query = Operation.objects.select_related("bank").only(*LIST_FIELDS)
+    if isinstance(banks, Bank):
+        return query.filter(bank=banks)
+    return query.filter(bank__in=banks)
+
+
+def get_operation(bank: Bank, operation_id: object) -> Operation:
+    pk = parse_operation_id(operation_id, bank.bank_id)
+    try:
+        return Operation.objects.select_related("bank").get(pk=pk, bank=bank)
+    except Operation.DoesNotExist:
+        raise OperationNotFound(pk, bank.bank_id) from None
+
+
+def cancel_operation(bank: Bank, operation_id: object) -> Operation:
+    """Cancel a pending or running operation (no-op if already cancelled); 409 otherwise."""
+    operation = get_operation(bank, operation_id)
+    transitions.cancel(operation.pk, bank.pk)
+    return get_operation(bank, operation.pk)
+
+
+def cancel_operations(
+    banks: QuerySet[Bank] | Bank,
+    operation_ids: Iterable[object] | None = None,
+    statuses: Iterable[str] | None = None,
+) -> CancelOutcome:
+    """Bulk cancel by ids and/or statuses within the given bank(s); per-outcome counts."""
+    scope = Q(bank=banks) if isinstance(banks, Bank) else Q(bank__in=banks)
+    ids = None
+    not_found = 0
+    if operation_ids is not None:
+        ids = []
+        for raw in operation_ids:
+            try:
+                ids.append(parse_operation_id(raw))
+            except OperationNotFound:
+                not_found += 1
+    outcome = transitions.cancel_many(scope, ids, statuses)
+    outcome.not_found += not_found
+    return outcome
+
+
+def retry_operation(bank: Bank, operation_id: object) -> Operation:
+    """``failed|cancelled -> pending`` and dispatch; resumes from committed progress."""
+    operation = get_operation(bank, operation_id)
+    with transaction.atomic():
+        transitions.retry(operation.pk, bank.pk)
+        dispatch_on_commit(operation.pk)
+    return get_operation(bank, operation.pk)
+
+
+def delete_operation(bank: Bank, operation_id: object) -> None:
+    operation = get_operation(bank, operation_id)
+    transitions.delete_terminal(operation.pk, bank.pk)
+
+
+def reap() -> SweepOutcome:
+    """One liveness sweep, dispatching through the configured executor."""
+    return sweep(get_executor().dispatch)

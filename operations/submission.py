@@ -1,0 +1,83 @@
+"""Creating operations: one transaction writes the row (``pending``, ``total`` known) and its
+payload; dispatch happens on commit. Submitting the same ``operation_id`` (or
+``Idempotency-Key``) with the same body returns the original operation and creates no work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from banks.models import Bank
+
+from .exceptions import IdempotencyConflict
+from .executor import dispatch_on_commit
+from .jobs import get_job
+from .models import Operation, OperationPayload
+
+_KEY_NAMESPACE = uuid.UUID("6f1c3b52-3c0e-4f7e-9a43-8f3d2c1b0a99")
+
+
+@dataclass(frozen=True)
+class Submission:
+    operation: Operation
+    created: bool
+
+
+def request_hash(operation_type: str, payload: dict) -> str:
+    body = json.dumps({"type": operation_type, "payload": payload}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def operation_id_for_key(bank: Bank, key: str) -> uuid.UUID:
+    """An ``Idempotency-Key`` header names the same operation id every time, per bank."""
+    return uuid.uuid5(_KEY_NAMESPACE, f"{bank.pk}:{key}")
+
+
+def _replay(bank: Bank, operation_id: uuid.UUID, digest: str) -> Submission:
+    existing = Operation.objects.select_related("bank").get(pk=operation_id)
+    if existing.bank_id != bank.pk or existing.request_hash != digest:
+        raise IdempotencyConflict(operation_id)
+    return Submission(existing, created=False)
+
+
+def submit(
+    bank: Bank,
+    operation_type: str,
+    payload: dict,
+    operation_id: uuid.UUID | None = None,
+    dispatch: bool = True,
+) -> Submission:
+    """Validate, write the operation and its payload, dispatch on commit.
+
+    ``dispatch=False`` is for callers that run the operation themselves right away (synchronous
+    retain); the sweeper still picks the row up if that caller dies before claiming it.
+    """
+    job = get_job(operation_type)
+    payload = job.validate_payload(bank, payload)
+    digest = request_hash(operation_type, payload)
+    if operation_id is not None and Operation.objects.filter(pk=operation_id).exists():
+        return _replay(bank, operation_id, digest)
+    try:
+        with transaction.atomic():
+            operation = Operation.objects.create(
+                id=operation_id or uuid.uuid4(),
+                bank=bank,
+                type=operation_type,
+                total=job.count_units(bank, payload),
+                stage="queued",
+                request_hash=digest,
+            )
+            OperationPayload.objects.create(operation=operation, data=payload)
+            if dispatch:
+                dispatch_on_commit(operation.pk)
+    except IntegrityError:
+        # Two identical submissions raced; the loser answers with the winner's operation.
+        if operation_id is None:
+            raise
+        return _replay(bank, operation_id, digest)
+    return Submission(operation, created=True)

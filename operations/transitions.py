@@ -1,0 +1,293 @@
+"""Every change of an operation's status, progress or ownership, each one compare-and-set.
+
+Each function is a single ``UPDATE ... WHERE id = ? AND status IN (allowed)``; the row count
+decides who won. A lost race is never retried blindly: the caller re-reads and reports the
+current state (the API turns it into 409). Nothing here reads a status and then writes it
+unconditionally, and nothing outside this module writes ``status``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .exceptions import InvalidTransition, OperationNotFound
+from .models import Operation
+from .states import ACTIVE, ALLOWED_FROM, RETRYABLE, TERMINAL, OperationStatus
+
+S = OperationStatus
+
+
+def _cas(operation_id: object, to: str, from_states: Iterable[str], **changes: object) -> int:
+    """Move one operation to ``to`` if it is in one of ``from_states``; return rows changed."""
+    allowed = frozenset(from_states)
+    assert allowed <= ALLOWED_FROM[to], f"{sorted(allowed)} -> {to} is not in the state table"
+    extra = changes.pop("where", None)
+    query = Operation.objects.filter(pk=operation_id, status__in=allowed)
+    if extra is not None:
+        query = query.filter(extra)
+    return query.update(status=to, updated_at=timezone.now(), **changes)
+
+
+def _current_status(operation_id: object, bank_pk: int | None = None) -> str:
+    query = Operation.objects.filter(pk=operation_id)
+    if bank_pk is not None:
+        query = query.filter(bank_id=bank_pk)
+    status = query.values_list("status", flat=True).first()
+    if status is None:
+        raise OperationNotFound(operation_id)
+    return status
+
+
+# --- Worker side --------------------------------------------------------------------------------
+
+
+def claim(operation_id: object, worker_id: str) -> bool:
+    """``pending -> running`` for ``worker_id``. False when someone else got there first, or the
+    operation was cancelled before it started (then it must never start)."""
+    now = timezone.now()
+    return bool(
+        _cas(
+            operation_id,
+            S.RUNNING,
+            {S.PENDING},
+            worker_id=worker_id,
+            heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), now),
+            attempt=F("attempt") + 1,
+        )
+    )
+
+
+def _owned(operation_id: object, worker_id: str):
+    return Operation.objects.filter(pk=operation_id, status=S.RUNNING, worker_id=worker_id)
+
+
+def commit_progress(
+    operation_id: object, worker_id: str, units: int, failed: int = 0, stage: str | None = None
+) -> bool:
+    """Count ``units`` more as done, inside the caller's transaction that wrote their results.
+
+    Matches only while the operation is running and owned by ``worker_id``; False means it was
+    cancelled or taken over, and the caller must roll its chunk back.
+    """
+    assert connection.in_atomic_block, "progress must commit with the results it counts"
+    now = timezone.now()
+    changes: dict[str, object] = {
+        "progress": F("progress") + units,
+        "failed_items_count": F("failed_items_count") + failed,
+        "heartbeat_at": now,
+        "updated_at": now,
+    }
+    if stage is not None:
+        changes["stage"] = stage
+    return bool(_owned(operation_id, worker_id).update(**changes))
+
+
+def heartbeat(operation_id: object, worker_id: str) -> bool:
+    """Prove liveness inside a slow chunk. Leaves ``updated_at`` alone so that long-polling
+    clients are not woken by a heartbeat that changed nothing they can see."""
+    return bool(_owned(operation_id, worker_id).update(heartbeat_at=timezone.now()))
+
+
+def complete(
+    operation_id: object, worker_id: str, summary: dict | None = None, stage: str = "done"
+) -> bool:
+    return bool(
+        _cas(
+            operation_id,
+            S.COMPLETED,
+            {S.RUNNING},
+            where=Q(worker_id=worker_id),
+            completed_at=timezone.now(),
+            summary=summary,
+            stage=stage,
+        )
+    )
+
+
+def fail(operation_id: object, worker_id: str, error: str, error_type: str = "") -> bool:
+    return bool(
+        _cas(
+            operation_id,
+            S.FAILED,
+            {S.RUNNING},
+            where=Q(worker_id=worker_id),
+            completed_at=timezone.now(),
+            error=error[:10_000],
+            error_type=error_type[:200],
+        )
+    )
+
+
+# --- User side ----------------------------------------------------------------------------------
+
+
+def cancel(operation_id: object, bank_pk: int | None = None) -> str:
+    """``pending|running -> cancelled``. Returns the resulting status.
+
+    Cancelling a cancelled operation is a no-op; a completed or failed one raises
+    ``InvalidTransition``. Once this returns, the worker's next progress commit matches no row,
+    so nothing more of the operation is ever committed.
+    """
+    where = Q(bank_id=bank_pk) if bank_pk is not None else None
+    if _cas(operation_id, S.CANCELLED, ACTIVE, where=where, completed_at=timezone.now()):
+        return S.CANCELLED
+    status = _current_status(operation_id, bank_pk)
+    if status == S.CANCELLED:
+        return status
+    raise InvalidTransition(operation_id, "cancelled", status)
+
+
+@dataclass
+class CancelOutcome:
+    cancelled: list[str] = field(default_factory=list)
+    already_terminal: int = 0
+    not_found: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "cancelled": len(self.cancelled),
+            "already_terminal": self.already_terminal,
+            "not_found": self.not_found,
+            "operation_ids": self.cancelled,
+        }
+
+
+def cancel_many(
+    scope: Q, operation_ids: list[uuid.UUID] | None = None, statuses: Iterable[str] | None = None
+) -> CancelOutcome:
+    """Cancel every active operation in ``scope`` that matches the ids and/or statuses.
+
+    The rows are locked before the update (``select_for_update`` on PostgreSQL; SQLite's
+    IMMEDIATE transaction already holds the write lock), so the ids reported are exactly the
+    ones this call moved to ``cancelled``.
+    """
+    outcome = CancelOutcome()
+    wanted = Operation.objects.filter(scope)
+    if operation_ids is not None:
+        wanted = wanted.filter(pk__in=operation_ids)
+    statuses = set(statuses) if statuses is not None else set(ACTIVE)
+    with transaction.atomic():
+        active_ids = list(
+            wanted.select_for_update()
+            .filter(status__in=statuses & ACTIVE)
+            .values_list("pk", flat=True)
+        )
+        for start in range(0, len(active_ids), 500):
+            batch = active_ids[start : start + 500]
+            Operation.objects.filter(pk__in=batch, status__in=ACTIVE).update(
+                status=S.CANCELLED, completed_at=timezone.now(), updated_at=timezone.now()
+            )
+        outcome.cancelled = [str(pk) for pk in active_ids]
+        if operation_ids is not None:
+            terminal = set(
+                wanted.filter(status__in=TERMINAL).values_list("pk", flat=True)
+            ) - set(active_ids)
+            outcome.already_terminal = len(terminal)
+            seen = set(wanted.values_list("pk", flat=True))
+            outcome.not_found = len({uuid.UUID(str(i)) for i in operation_ids} - seen)
+            # Active but excluded by the status filter counts as neither: report it as terminal
+            # would be wrong, so it is simply not cancelled (the caller asked for other statuses).
+    return outcome
+
+
+def retry(operation_id: object, bank_pk: int | None = None) -> None:
+    """``failed|cancelled -> pending``; the next run resumes from the committed ``progress``."""
+    where = Q(bank_id=bank_pk) if bank_pk is not None else None
+    changed = _cas(
+        operation_id,
+        S.PENDING,
+        RETRYABLE,
+        where=where,
+        completed_at=None,
+        error=None,
+        error_type="",
+        worker_id="",
+        heartbeat_at=None,
+        lost_count=0,
+        summary=None,
+    )
+    if not changed:
+        raise InvalidTransition(operation_id, "retried", _current_status(operation_id, bank_pk))
+
+
+# --- Liveness -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReapOutcome:
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def requeue_lost(operation_id: object, worker_id: str, max_attempts: int) -> str | None:
+    """A running operation whose worker is gone: back to ``pending`` (resuming from committed
+    progress), or ``failed`` once ``max_attempts`` runs were lost (the poison-pill guard).
+
+    The CAS includes ``worker_id``, so an operation that a live worker has meanwhile finished or
+    that was re-claimed by another worker is left alone. Returns the new status or None.
+    """
+    row = (
+        Operation.objects.filter(pk=operation_id, status=S.RUNNING, worker_id=worker_id)
+        .values_list("lost_count", flat=True)
+        .first()
+    )
+    if row is None:
+        return None
+    lost = row + 1
+    owner = Q(worker_id=worker_id, lost_count=row)
+    if lost >= max_attempts:
+        changed = _cas(
+            operation_id,
+            S.FAILED,
+            {S.RUNNING},
+            where=owner,
+            lost_count=lost,
+            completed_at=timezone.now(),
+            error=f"worker lost after {lost} attempts",
+            error_type="WorkerLost",
+        )
+        return S.FAILED if changed else None
+    changed = _cas(
+        operation_id,
+        S.PENDING,
+        {S.RUNNING},
+        where=owner,
+        lost_count=lost,
+        worker_id="",
+        heartbeat_at=None,
+    )
+    return S.PENDING if changed else None
+
+
+def reap_stale(stale_after: float, max_attempts: int, now: datetime | None = None) -> ReapOutcome:
+    """Requeue or fail every running operation whose heartbeat is older than ``stale_after``."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=stale_after)
+    outcome = ReapOutcome()
+    stale = Operation.objects.filter(status=S.RUNNING, heartbeat_at__lt=cutoff)
+    for pk, worker_id in stale.values_list("pk", "worker_id")[:1000]:
+        result = requeue_lost(pk, worker_id, max_attempts)
+        if result == S.PENDING:
+            outcome.requeued.append(str(pk))
+        elif result == S.FAILED:
+            outcome.failed.append(str(pk))
+    return outcome
+
+
+def delete_terminal(operation_id: object, bank_pk: int | None = None) -> None:
+    """Delete a terminal operation record (its memories stay); 409 while it is active."""
+    query = Operation.objects.filter(pk=operation_id, status__in=TERMINAL)
+    if bank_pk is not None:
+        query = query.filter(bank_id=bank_pk)
+    deleted, _ = query.delete()
+    if not deleted:
+        raise InvalidTransition(operation_id, "deleted", _current_status(operation_id, bank_pk))

@@ -1,0 +1,183 @@
+"""Operation endpoints of the native API (API.md §1.2). Thin: look up, call a service,
+serialize. Errors are raised as domain exceptions and rendered by ``api_errors``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from banks.access import visible_bank, visible_banks
+from banks.models import Bank
+from hindsight_project.pagination import paginate_newest_first
+
+from . import services
+from .filters import CrossBankOperationFilterSet, OperationFilterSet
+from .models import Operation
+from .serializers import (
+    BulkCancelResultSerializer,
+    BulkCancelSerializer,
+    OperationListSerializer,
+    OperationSerializer,
+    SubmitOperationSerializer,
+)
+from .states import is_terminal
+from .submission import operation_id_for_key, submit
+
+LONG_POLL_STEP = 0.1
+
+
+def etag_for(operation: Operation) -> str:
+    # Every visible change goes through transitions.py, which always bumps updated_at.
+    return f'"{operation.pk.hex}-{int(operation.updated_at.timestamp() * 1_000_000)}"'
+
+
+def parse_wait(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if raw in (None, ""):
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ValidationError({"wait": ["A number of seconds is required."]}) from None
+    if not 0 <= wait <= settings.HINDSIGHT_MAX_WAIT_SECONDS:
+        raise ValidationError(
+            {"wait": [f"Must be between 0 and {settings.HINDSIGHT_MAX_WAIT_SECONDS} seconds."]}
+        )
+    return wait
+
+
+def operation_location(operation: Operation) -> str:
+    return reverse(
+        "api-operation-detail",
+        kwargs={"bank_id": operation.bank.bank_id, "operation_id": str(operation.pk)},
+    )
+
+
+def submission_response(operation: Operation, created: bool) -> Response:
+    data = OperationSerializer(operation, context={"full_result": True}).data
+    code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    return Response(data, status=code, headers={"Location": operation_location(operation)})
+
+
+def envelope(bank_id: str | None, page: Any) -> dict[str, Any]:
+    return {
+        "bank_id": bank_id,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_cursor": page.next_cursor,
+        "operations": OperationSerializer(page.rows, many=True).data,
+    }
+
+
+class BankOperationViewSet(viewsets.GenericViewSet):
+    queryset = Operation.objects.none()  # real queryset is per bank: get_queryset()
+    serializer_class = OperationSerializer
+    filterset_class = OperationFilterSet
+
+    def get_bank(self) -> Bank:
+        if not hasattr(self, "_bank"):
+            self._bank = visible_bank(self.request, self.kwargs["bank_id"])
+        return self._bank
+
+    def get_queryset(self):
+        return services.operations_for(self.get_bank())
+
+    @extend_schema(responses=OperationListSerializer)
+    def list(self, request: Request, bank_id: str) -> Response:
+        bank = self.get_bank()
+        page = paginate_newest_first(
+            self.filter_queryset(self.get_queryset()), request, f"bank:{bank.pk}"
+        )
+        return Response(envelope(bank.bank_id, page))
+
+    @extend_schema(request=SubmitOperationSerializer, responses={202: OperationSerializer})
+    def create(self, request: Request, bank_id: str) -> Response:
+        bank = self.get_bank()
+        body = SubmitOperationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        op_type, op_id = data.pop("type"), data.pop("operation_id", None)
+        key = request.headers.get("Idempotency-Key")
+        if op_id is None and key:
+            op_id = operation_id_for_key(bank, key)
+        result = submit(bank, op_type, data, op_id)
+        return submission_response(result.operation, result.created)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("wait", float, description="long-poll seconds (<= 60)")],
+        responses={200: OperationSerializer, 304: None},
+    )
+    def retrieve(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        bank = self.get_bank()
+        wait = parse_wait(request)
+        operation = services.get_operation(bank, operation_id)
+        known = request.headers.get("If-None-Match")
+        deadline = time.monotonic() + wait
+        while (
+            known == etag_for(operation)
+            and not is_terminal(operation.status)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(LONG_POLL_STEP)
+            operation = services.get_operation(bank, operation_id)
+        etag = etag_for(operation)
+        if known == etag:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        data = OperationSerializer(operation, context={"full_result": True}).data
+        return Response(data, headers={"ETag": etag})
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        services.delete_operation(self.get_bank(), operation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=OperationSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        operation = services.cancel_operation(self.get_bank(), operation_id)
+        return Response(OperationSerializer(operation, context={"full_result": True}).data)
+
+    @extend_schema(request=None, responses={202: OperationSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        operation = services.retry_operation(self.get_bank(), operation_id)
+        data = OperationSerializer(operation, context={"full_result": True}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=BulkCancelSerializer, responses=BulkCancelResultSerializer)
+    @action(detail=False, methods=["post"], url_path="cancel")
+    def bulk_cancel(self, request: Request, bank_id: str) -> Response:
+        body = BulkCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = services.cancel_operations(
+            self.get_bank(), body.validated_data.get("operation_ids"),
+            body.validated_data.get("status"),
+        )
+        return Response(outcome.as_dict())
+
+
+class OperationViewSet(viewsets.GenericViewSet):
+    """``GET /api/operations/``: every bank the caller may see, newest first."""
+
+    queryset = Operation.objects.none()
+    serializer_class = OperationSerializer
+    filterset_class = CrossBankOperationFilterSet
+
+    def get_queryset(self):
+        return services.operations_for(visible_banks(self.request))
+
+    @extend_schema(responses=OperationListSerializer)
+    def list(self, request: Request) -> Response:
+        scope = getattr(request.auth, "cursor_scope", "all")
+        page = paginate_newest_first(self.filter_queryset(self.get_queryset()), request, scope)
+        return Response(envelope(None, page))
