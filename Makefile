@@ -18,10 +18,21 @@ $(STAMP): pyproject.toml
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
 
+# Security (issue 9): with DEBUG off the server refuses the built-in SECRET_KEY, so a fresh
+# checkout gets a random one generated once into $(SECRET_FILE) (git-ignored, mode 600). An
+# explicit SECRET_KEY or SECRET_KEY_FILE in the environment wins.
+SECRET_FILE := $(or $(HINDSIGHT_DATA_DIR),data)/secret_key
+
+$(SECRET_FILE):
+	mkdir -p $(dir $@)
+	(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
+
 # Embedded default: SQLite + in-process executor, on gunicorn (one process, threads: the
 # executor's thread pool lives in that process; long-polls hold a thread each).
-run: migrate
+run: migrate $(SECRET_FILE)
 	$(PY) manage.py collectstatic --noinput -v0
+	if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
+		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
 	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
 		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
 		--timeout 120 --graceful-timeout 30 --access-logfile -

@@ -39,7 +39,9 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
     content = item.get("content")
     if not isinstance(content, str):
         errors["content"] = ["This field is required and must be a string."]
-    elif len(content) * 4 > max_bytes and len(content.encode()) > max_bytes:
+    elif len(content) > max_bytes or (
+        len(content) * 4 > max_bytes and len(content.encode("utf-8", "surrogatepass")) > max_bytes
+    ):
         raise LimitExceeded(
             "HINDSIGHT_MAX_CONTENT_BYTES",
             max_bytes,
@@ -63,10 +65,61 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
         and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
     ):
         errors["metadata"] = ["Must be an object mapping strings to strings."]
+    elif metadata:
+        check_metadata_size(metadata)
     tags = item.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         errors["tags"] = ["Must be a list of strings."]
+    elif tags and len(tags) > settings.HINDSIGHT_MAX_TAGS:
+        raise LimitExceeded(
+            "HINDSIGHT_MAX_TAGS", settings.HINDSIGHT_MAX_TAGS,
+            f"{len(tags)} tags on one item is more than HINDSIGHT_MAX_TAGS "
+            f"({settings.HINDSIGHT_MAX_TAGS})",
+        )
+    if not errors:
+        errors.update(unencodable_fields(item))
     return errors or None
+
+
+def check_metadata_size(metadata: dict[str, str]) -> None:
+    """``LimitExceeded`` (413) when keys + values exceed ``HINDSIGHT_MAX_METADATA_BYTES``."""
+    limit = settings.HINDSIGHT_MAX_METADATA_BYTES
+    # Characters bound bytes from below; encode only when the cheap bound is inconclusive.
+    size = sum(len(k) + len(v) for k, v in metadata.items())
+    if size > limit or (size * 4 > limit and sum(
+        len(k.encode("utf-8", "surrogatepass")) + len(v.encode("utf-8", "surrogatepass"))
+        for k, v in metadata.items()) > limit):
+        raise LimitExceeded(
+            "HINDSIGHT_MAX_METADATA_BYTES", limit,
+            f"item metadata is larger than HINDSIGHT_MAX_METADATA_BYTES ({limit} bytes)",
+        )
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unencodable_fields(item: dict) -> dict[str, list[str]]:
+    """JSON may carry lone surrogates (``"\\ud800"``) that no database can store as UTF-8: a
+    400 naming the field, instead of a failure deep inside the job."""
+    message = ["Must be valid Unicode (no unpaired surrogate code points)."]
+    errors = {}
+    for name in ("content", *_OPTIONAL_TEXT):
+        value = item.get(name)
+        if isinstance(value, str) and not _encodable(value):
+            errors[name] = message
+    metadata = item.get("metadata") or {}
+    if not all(_encodable(k) and _encodable(v) for k, v in metadata.items()):
+        errors["metadata"] = message
+    if not all(_encodable(t) for t in item.get("tags") or []):
+        errors["tags"] = message
+    return errors
 
 
 def validate_contents(contents: Any) -> list[dict]:

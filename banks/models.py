@@ -62,3 +62,5 @@ class Memory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_id}:{self.id}"
+
+from .apikeys import ApiKey  # noqa: E402, F401  (registers the model with the banks app)

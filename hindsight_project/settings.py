@@ -68,6 +68,29 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def env_secret_file(name: str) -> str:
+    """The stripped contents of the file named by env var ``name`` ('' when unset), so secrets
+    can come from a mounted file instead of the process environment."""
+    path = os.environ.get(name, "").strip()
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}={path!r} cannot be read: {exc}") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as ``600/min``; '' or ``off`` disables the throttle."""
+    value = env_str(name, default).strip()
+    if value.lower() in ("", "off", "none"):
+        return ""
+    count, _, period = value.partition("/")
+    if not count.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name} must look like 600/min (or off), got {value!r}")
+    return value
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, default).strip().lower()
     if value not in choices:
@@ -77,7 +100,7 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 # --- Core Django -----------------------------------------------------------------------------
 DEFAULT_SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
-SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+SECRET_KEY = env_str("SECRET_KEY", "") or env_secret_file("SECRET_KEY_FILE") or DEFAULT_SECRET_KEY
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -176,8 +199,10 @@ USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Security (issue 9): Bearer API keys, required once any key exists; per-key throttling.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["hindsight_project.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["hindsight_project.auth.ApiKeyRequired"],
+    "DEFAULT_THROTTLE_CLASSES": ["hindsight_project.throttling.ApiKeyRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "hindsight_project.api_errors.exception_handler",
@@ -230,6 +255,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
 }
 
-# --- Production safety --------------------------------------------------------------------------
+# --- Security and hardening (issue 9; docs/security.md) ------------------------------------------
+# Generous defaults: the test suite and benchmarks (10,000-item batches, 100 ms polling) never
+# reach them; operators tighten them per deployment.
+HINDSIGHT_THROTTLE_RATE = env_rate("HINDSIGHT_THROTTLE_RATE", "20000/min")
+HINDSIGHT_ANON_THROTTLE_RATE = env_rate("HINDSIGHT_ANON_THROTTLE_RATE", "20000/min")
+HINDSIGHT_MAX_METADATA_BYTES = env_int("HINDSIGHT_MAX_METADATA_BYTES", 64 * 1024, minimum=2)
+HINDSIGHT_MAX_TAGS = env_int("HINDSIGHT_MAX_TAGS", 100, minimum=0)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (opt-in: trusting the header
+# without such a proxy would let any client claim https).
+HINDSIGHT_BEHIND_TLS_PROXY = env_bool("HINDSIGHT_BEHIND_TLS_PROXY", False)
+if HINDSIGHT_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Secure cookies only where TLS is known, so the admin still logs in on plain-http loopback.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool(
+    "HINDSIGHT_SECURE_COOKIES", HINDSIGHT_BEHIND_TLS_PROXY
+)
+SESSION_COOKIE_HTTPONLY = True
+# SecurityMiddleware sends HSTS on secure requests only, so this is inert on plain http.
+SECURE_HSTS_SECONDS = env_int("HINDSIGHT_HSTS_SECONDS", 31_536_000, minimum=0)
+SECURE_SSL_REDIRECT = env_bool("HINDSIGHT_SSL_REDIRECT", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Refusing to serve on the default key happens where serving starts (hindsight_project/wsgi.py,
+# production.refuse_insecure_start), so tests and manage.py need no secret; HINDSIGHT_PRODUCTION=1
+# makes even settings import refuse.
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUCTION", False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (HINDSIGHT_PRODUCTION=1)")

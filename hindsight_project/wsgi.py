@@ -14,6 +14,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hindsight_project.settings")
 
 application = get_wsgi_application()
 
+from hindsight_project.production import refuse_insecure_start  # noqa: E402
+
+refuse_insecure_start()
+
 from operations.executor import get_executor  # noqa: E402  (needs the app registry)
 
 get_executor().start()

@@ -1,0 +1,149 @@
+"""API keys: the model and the only functions that create, verify, list and revoke them.
+
+A key is ``hs_<prefix>_<secret>``: the prefix (8 hex chars) is stored in clear, is shown in
+lists and logs and selects the row; the secret (32 random bytes, URL-safe base64) exists only in
+the answer to ``create_key``. At rest we keep SHA-256 of the whole key. A slow password KDF
+(PBKDF2, argon2) buys nothing here: it protects *low-entropy* secrets against guessing, while a
+256-bit random token cannot be guessed however fast the hash; a fast hash keeps every
+authenticated request cheap. The digest does not depend on ``SECRET_KEY``, so rotating
+``SECRET_KEY`` never locks every client out, and ``manage.py apikeys`` works in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "hs_"
+PREFIX_HEX_CHARS = 8
+SECRET_BYTES = 32
+# ``last_used_at`` is a write; doing it on every request would turn every read into a write
+# (and, on SQLite, serialise readers behind the one writer). Once a minute is plenty to answer
+# "is this key still in use?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKey(models.Model):
+    """One API key. ``all_banks`` or the explicit ``bank_ids`` list decide what it may see;
+    an empty list with ``all_banks=False`` sees nothing (it never falls back to "all")."""
+
+    name = models.CharField(max_length=128)
+    prefix = models.CharField(max_length=PREFIX_HEX_CHARS, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    all_banks = models.BooleanField(default=True)
+    # Bank ids, not foreign keys: a key may be scoped to a bank its holder creates later by
+    # retaining into it, and deleting a bank must not silently change what a key may see.
+    bank_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        indexes = [
+            # "Is any key active?" runs on every unauthenticated request (auth.py).
+            models.Index(fields=["revoked_at"], name="apikey_revoked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def bank_scope(self) -> frozenset[str] | None:
+        """None means every bank; otherwise exactly these bank ids."""
+        return None if self.all_banks else frozenset(self.bank_ids)
+
+    def scope_label(self) -> str:
+        return "all banks" if self.all_banks else ", ".join(sorted(self.bank_ids)) or "(none)"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """What ``create_key`` returns: the row and the one and only copy of the full key."""
+
+    api_key: ApiKey
+    key: str
+
+
+def digest_of(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def split_key(key: str) -> str | None:
+    """The prefix of a well-formed key, else None (no database query for garbage)."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    prefix, sep, secret = key[len(KEY_PREFIX):].partition("_")
+    if not sep or not secret or len(prefix) != PREFIX_HEX_CHARS:
+        return None
+    if any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    return prefix
+
+
+def create_key(name: str, bank_ids: Iterable[str] | None = None) -> IssuedKey:
+    """Create a key scoped to ``bank_ids`` (None = all banks). The returned ``key`` is the only
+    time the secret exists in clear: only its digest is stored."""
+    from .services import validate_bank_id
+
+    scope = None if bank_ids is None else sorted({validate_bank_id(b) for b in bank_ids})
+    while True:
+        prefix = secrets.token_hex(PREFIX_HEX_CHARS // 2)
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            break
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    row = ApiKey.objects.create(
+        name=name, prefix=prefix, digest=digest_of(key),
+        all_banks=scope is None, bank_ids=scope or [],
+    )
+    return IssuedKey(api_key=row, key=key)
+
+
+def verify_key(key: str) -> ApiKey | None:
+    """The active key matching ``key``, else None. Looks up by prefix, compares digests in
+    constant time, and records ``last_used_at`` at most once per ``LAST_USED_RESOLUTION``."""
+    prefix = split_key(key)
+    if prefix is None:
+        return None
+    row = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+    if row is None or not hmac.compare_digest(row.digest, digest_of(key)):
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        # Conditional so concurrent requests of one key write once, not once each.
+        cutoff = now - LAST_USED_RESOLUTION
+        ApiKey.objects.filter(pk=row.pk).filter(
+            models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=cutoff)
+        ).update(last_used_at=now)
+        row.last_used_at = now
+    return row
+
+
+def any_active_key() -> bool:
+    return ApiKey.objects.filter(revoked_at__isnull=True).exists()
+
+
+def revoke_key(prefix: str) -> ApiKey:
+    """Revoke the key with this prefix (idempotent: a revoked key keeps its first revocation
+    time). Raises ``ApiKey.DoesNotExist`` for an unknown prefix."""
+    prefix = prefix.removeprefix(KEY_PREFIX).split("_", 1)[0]
+    row = ApiKey.objects.get(prefix=prefix)
+    ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    row.refresh_from_db()
+    return row
+
+
+def list_keys() -> list[ApiKey]:
+    return list(ApiKey.objects.all())
