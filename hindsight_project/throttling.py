@@ -29,7 +29,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             self.rate = settings.HINDSIGHT_THROTTLE_RATE
         else:
             self.rate = settings.HINDSIGHT_ANON_THROTTLE_RATE
-        self.num_requests, self.duration = self.parse_rate(self.rate or None)
+        self.rate = self.rate or None  # None is DRF's "no limit"
+        self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: object) -> str:

@@ -1,0 +1,108 @@
+"""Every input limit answers 400/413 with a message naming the limit, and throttling answers
+429 with Retry-After. Limits are lowered per test; the defaults never bind in the suite."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import items
+
+pytestmark = pytest.mark.django_db
+RETAIN = "/api/banks/alpha/memories/"
+
+
+def retain(api, contents, **extra):
+    return api.post(RETAIN, {"contents": contents, "async": True, **extra}, format="json")
+
+
+class TestItemLimits:
+    def test_batch_over_max_items_is_413_naming_the_limit(self, api, bank, settings):
+        settings.HINDSIGHT_MAX_BATCH_ITEMS = 5
+        response = retain(api, items(6))
+        assert response.status_code == 413
+        assert response.json()["limit"] == "HINDSIGHT_MAX_BATCH_ITEMS"
+        assert "HINDSIGHT_MAX_BATCH_ITEMS" in response.json()["detail"]
+
+    def test_content_over_max_bytes_is_413(self, api, bank, settings):
+        settings.HINDSIGHT_MAX_CONTENT_BYTES = 10
+        response = retain(api, [{"content": "é" * 6}])  # 6 chars, 12 bytes
+        assert response.status_code == 413
+        assert response.json()["limit"] == "HINDSIGHT_MAX_CONTENT_BYTES"
+
+    def test_metadata_over_max_bytes_is_413(self, api, bank, settings):
+        settings.HINDSIGHT_MAX_METADATA_BYTES = 16
+        ok = retain(api, [{"content": "x", "metadata": {"k": "v" * 14}}])
+        assert ok.status_code == 202
+        response = retain(api, [{"content": "x", "metadata": {"k": "v" * 16}}])
+        assert response.status_code == 413
+        assert response.json()["limit"] == "HINDSIGHT_MAX_METADATA_BYTES"
+
+    def test_too_many_tags_is_413(self, api, bank, settings):
+        settings.HINDSIGHT_MAX_TAGS = 3
+        assert retain(api, [{"content": "x", "tags": ["a", "b", "c"]}]).status_code == 202
+        response = retain(api, [{"content": "x", "tags": ["a", "b", "c", "d"]}])
+        assert response.status_code == 413
+        assert response.json()["limit"] == "HINDSIGHT_MAX_TAGS"
+
+    def test_lone_surrogate_in_content_is_400_naming_the_field(self, api, bank):
+        raw = b'{"contents": [{"content": "bad \\ud800 text"}], "async": true}'
+        response = api.generic("POST", RETAIN, raw, content_type="application/json")
+        assert response.status_code == 400
+        assert "content" in response.json()["contents"]["0"]
+
+    def test_body_over_max_bytes_is_413(self, api, bank, settings):
+        settings.HINDSIGHT_MAX_BODY_BYTES = 2048
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+        response = retain(api, [{"content": "x" * 4096}])
+        assert response.status_code == 413
+        assert response.json()["limit"] == "HINDSIGHT_MAX_BODY_BYTES"
+
+    def test_bulk_cancel_over_max_ids_is_413(self, api, bank):
+        ids = ["00000000-0000-0000-0000-000000000000"] * 1001
+        response = api.post("/api/banks/alpha/operations/cancel/", {"operation_ids": ids},
+                            format="json")
+        assert response.status_code == 413
+
+
+class TestQueryLimits:
+    def test_list_limit_below_one_is_400_and_above_max_is_capped(self, api, bank):
+        assert api.get("/api/banks/alpha/operations/?limit=0").status_code == 400
+        assert api.get("/api/banks/alpha/operations/?limit=x").status_code == 400
+        assert api.get("/api/banks/alpha/operations/?limit=100000").json()["limit"] == 100
+
+    def test_wait_over_max_seconds_is_400_naming_the_maximum(self, api, bank):
+        op = retain(api, items(1)).json()["operation_id"]
+        response = api.get(f"/api/banks/alpha/operations/{op}/?wait=61")
+        assert response.status_code == 400
+        assert "60" in response.json()["wait"][0]
+        assert api.get(f"/api/banks/alpha/operations/{op}/?wait=-1").status_code == 400
+
+
+class TestThrottling:
+    @pytest.fixture(autouse=True)
+    def _fresh_counters(self):
+        cache.clear()
+        yield
+        cache.clear()
+
+    def test_key_over_its_rate_gets_429_with_retry_after(self, bank, api_a, api_all, settings):
+        settings.HINDSIGHT_THROTTLE_RATE = "3/min"
+        for _ in range(3):
+            assert api_a.get("/api/banks/alpha/").status_code == 200
+        response = api_a.get("/api/banks/alpha/")
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 60
+        # Counted per key: another key is not slowed down by the first one.
+        assert api_all.get("/api/banks/alpha/").status_code == 200
+
+    def test_requests_without_key_are_throttled_per_address(self, api, bank, settings):
+        settings.HINDSIGHT_ANON_THROTTLE_RATE = "2/min"
+        assert api.get("/api/banks/").status_code == 200
+        assert api.get("/api/banks/").status_code == 200
+        assert api.get("/api/banks/").status_code == 429
+
+    def test_empty_rate_disables_throttling(self, api, bank, settings):
+        settings.HINDSIGHT_ANON_THROTTLE_RATE = ""
+        for _ in range(30):
+            assert api.get("/api/banks/").status_code == 200
