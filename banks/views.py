@@ -24,6 +24,7 @@ from .access import may_create_bank, visible_bank, visible_banks
 from .models import Bank, Memory
 from .serializers import (
     BankCreateSerializer,
+    BankListSerializer,
     BankSerializer,
     BankUpdateSerializer,
     MemorySerializer,
@@ -59,6 +60,7 @@ class BankViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Bank]:
         return visible_banks(self.request)
 
+    @extend_schema(responses=BankListSerializer)
     def list(self, request: Request) -> Response:
         limit, offset = parse_limit(request, default=100, maximum=1000), parse_offset(request)
         banks = self.get_queryset().order_by("bank_id")

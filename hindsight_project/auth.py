@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -79,3 +80,14 @@ class ApiKeyRequired(BasePermission):
 
     def has_permission(self, request: Request, view: object) -> bool:
         return isinstance(request.auth, Principal) or not auth_required()
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents the Bearer scheme in ``/api/schema/`` (Swagger UI's "Authorize" button)."""
+
+    target_class = "hindsight_project.auth.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer",
+                "description": "API key: `Authorization: Bearer hs_<prefix>_<secret>`."}

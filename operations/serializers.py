@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from .exceptions import LimitExceeded
@@ -40,6 +41,9 @@ class OperationSerializer(serializers.ModelSerializer):
         return job.summary(operation)
 
 
+# An envelope object, not an array: without many=False drf-spectacular documents list actions
+# as arrays, and schemathesis flags every real response as a schema violation.
+@extend_schema_serializer(many=False)
 class OperationListSerializer(serializers.Serializer):
     """The list envelope (API.md §1.3); documented for the schema."""
 
