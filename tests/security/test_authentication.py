@@ -82,3 +82,17 @@ class TestScopedKeys:
     def test_all_banks_key_sees_every_bank(self, api_all, bank, other_bank):
         body = api_all.get("/api/banks/").json()
         assert {b["bank_id"] for b in body["banks"]} == {"alpha", "beta"}
+
+
+def test_logs_at_info_never_carry_key_secrets_or_memory_contents(bank, key_all, caplog):
+    secret = key_all.split("_", 2)[2]
+    client = client_with(key_all)
+    with caplog.at_level("INFO"):
+        response = client.post("/api/banks/alpha/memories/",
+                               {"contents": [{"content": "private-diary-entry"}]}, format="json")
+        assert response.status_code == 201
+        client.get("/api/banks/alpha/memories/?q=private-diary-entry")
+        client_with(key_all[:-2] + "xx").get("/api/banks/")
+    assert caplog.records, "expected the run and the rejected key to be logged"
+    assert secret not in caplog.text
+    assert "private-diary-entry" not in caplog.text
