@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
+
 from operations import transitions
-from operations.models import Operation
+from operations.models import Operation, OperationItemFailure
 from operations.states import OperationStatus
 
 S = OperationStatus
@@ -39,3 +41,10 @@ def backdate(op: Operation, when: datetime) -> None:
 
 def status_of(op: Operation) -> str:
     return Operation.objects.values_list("status", flat=True).get(pk=op.pk)
+
+
+def record_failed_item(op: Operation, index: int, error: str, worker_id: str = "test-worker"):
+    """What the runner does for a bad item: the failure row and the count, in one chunk commit."""
+    with transaction.atomic():
+        OperationItemFailure.objects.create(operation=op, index=index, error=error)
+        assert transitions.commit_progress(op.pk, worker_id, 1, failed=1)

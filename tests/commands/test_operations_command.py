@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from banks.models import Memory
 from operations import transitions
-from operations.models import Operation, OperationItemFailure
+from operations.models import Operation
 from operations.states import OperationStatus, OperationType
 from tests.factories import submit_retain
-from tests.lifecycle import backdate, status_of, walk_to
+from tests.lifecycle import backdate, record_failed_item, status_of, walk_to
 
 S = OperationStatus
 pytestmark = pytest.mark.django_db
@@ -89,7 +89,7 @@ def test_list_rejects_an_unknown_type(db):
 
 def test_get_shows_timeline_error_and_failed_items(bank):
     op = walk_to(submit_retain(bank, 4), S.RUNNING)
-    OperationItemFailure.objects.create(operation=op, index=2, error="content must not be empty")
+    record_failed_item(op, 2, "content must not be empty")
     assert transitions.fail(op.pk, "test-worker", "disk full", "OSError")
     out = run("get", str(op.pk))
     assert f"Operation     {op.pk}" in out
