@@ -54,13 +54,36 @@ class IndexedDatesQuerySet(QuerySet):
     each, at most 31 of them (a month's days), instead of truncating every row.
     """
 
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``MIN``/``MAX`` of plain fields as ``ORDER BY field LIMIT 1`` seeks.
+
+        SQLite answers a lone ``MIN(created_at)`` from the index, but ``MIN(..), MAX(..)`` in
+        one query (what the date hierarchy asks) scans all of it: 200 ms at 1M rows."""
+        simple = not args and kwargs and all(
+            isinstance(agg, Min | Max) and len(agg.source_expressions) == 1
+            and isinstance(getattr(agg.source_expressions[0], "name", None), str)
+            and agg.filter is None
+            for agg in kwargs.values()
+        )
+        if not simple:
+            return super().aggregate(*args, **kwargs)
+        result = {}
+        for alias, agg in kwargs.items():
+            name = agg.source_expressions[0].name
+            order = name if isinstance(agg, Min) else f"-{name}"
+            result[alias] = (
+                self.filter(**{f"{name}__isnull": False}).order_by(order)
+                .values_list(name, flat=True).first()
+            )
+        return result
+
     def datetimes(
         self, field_name: str, kind: str, order: str = "ASC", tzinfo: Any = None, **kwargs: Any
     ) -> Any:
         if kind not in ("year", "month", "day"):
             return super().datetimes(field_name, kind, order, tzinfo, **kwargs)
         tz = tzinfo or timezone.get_current_timezone()
-        bounds = self.order_by().aggregate(first=Min(field_name), last=Max(field_name))
+        bounds = self.aggregate(first=Min(field_name), last=Max(field_name))
         if bounds["first"] is None:
             return []
         first = bounds["first"].astimezone(tz)
@@ -83,11 +106,16 @@ class IndexedDatesQuerySet(QuerySet):
             for offset in range(days):
                 day = start + timedelta(days=offset)
                 periods.append((day, day + timedelta(days=1)))
+        # The probe's own range goes first in the WHERE clause: SQLite takes the index range
+        # from the first bounds it meets, and the changelist's month filter is wider (50 ms
+        # instead of 0.1 ms per probe at 1M rows).
+        probe = self.model._default_manager.using(self.db)
         found = [
             start
             for start, end in periods
-            if self.order_by().filter(
-                **{f"{field_name}__gte": start, f"{field_name}__lt": end}
+            if (
+                probe.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+                & self.order_by()
             ).exists()
         ]
         return found if order == "ASC" else found[::-1]

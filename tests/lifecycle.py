@@ -48,3 +48,10 @@ def record_failed_item(op: Operation, index: int, error: str, worker_id: str = "
     with transaction.atomic():
         OperationItemFailure.objects.create(operation=op, index=index, error=error)
         assert transitions.commit_progress(op.pk, worker_id, 1, failed=1)
+
+
+def advance(op: Operation, units: int, worker_id: str = "test-worker") -> Operation:
+    """Commit ``units`` of progress for a running operation, as the runner's chunk does."""
+    with transaction.atomic():
+        assert transitions.commit_progress(op.pk, worker_id, units, stage="retaining")
+    return Operation.objects.get(pk=op.pk)

@@ -15,7 +15,7 @@ from operations.models import Operation
 from operations.states import OperationStatus
 from tests.admin.actions import CHANGELIST, messages_of, post_action
 from tests.factories import make_bank, submit_retain
-from tests.lifecycle import backdate, record_failed_item, status_of, walk_to
+from tests.lifecycle import advance, backdate, record_failed_item, status_of, walk_to
 
 S = OperationStatus
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def change_url(op) -> str:
 
 def test_changelist_shows_short_id_badge_progress_bar_and_newest_first(admin_client, bank):
     older = walk_to(submit_retain(bank, 1000), S.RUNNING)
-    Operation.objects.filter(pk=older.pk).update(progress=450)
+    advance(older, 450)
     newer = submit_retain(bank, 3)
     body = admin_client.get(CHANGELIST).content.decode()
     assert str(older.pk)[:8] in body and str(newer.pk)[:8] in body

@@ -19,7 +19,7 @@ from operations import transitions
 from operations.models import Operation
 from operations.states import OperationStatus, OperationType
 from tests.factories import submit_retain
-from tests.lifecycle import backdate, record_failed_item, status_of, walk_to
+from tests.lifecycle import advance, backdate, record_failed_item, status_of, walk_to
 
 S = OperationStatus
 pytestmark = pytest.mark.django_db
@@ -36,8 +36,8 @@ def run(*args: str) -> str:
 
 
 def test_list_prints_a_table_newest_first_with_progress(bank):
-    older = submit_retain(bank, 1000)
-    Operation.objects.filter(pk=older.pk).update(progress=450)
+    older = walk_to(submit_retain(bank, 1000), S.RUNNING)
+    advance(older, 450)
     newer = submit_retain(bank, 10)
     out = run("list")
     lines = out.splitlines()
