@@ -13,6 +13,7 @@ import contextlib
 import json
 import uuid
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
 from django.core.exceptions import PermissionDenied
@@ -23,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django_rq.models import Dashboard as RQDashboard
 
 from banks.models import Bank, Memory
 from hindsight_project.admin_lists import CappedCountPaginator, with_indexed_dates
@@ -49,6 +51,11 @@ admin.site.site_header = "Hindsight Operations"
 admin.site.site_title = "Hindsight Operations admin"
 admin.site.index_title = "Memory banks and their operations"
 admin.site.site_url = "/api/docs/"  # "View site": the API documentation
+
+# django-rq registers its queue dashboard in the admin; in the embedded default there is no
+# Redis behind it, so the page could only show connection errors.
+if settings.HINDSIGHT_EXECUTOR != "rq" and admin.site.is_registered(RQDashboard):
+    admin.site.unregister(RQDashboard)
 
 
 def status_badge(status: str) -> SafeString:
@@ -119,7 +126,8 @@ class OperationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Operation]:
         # Only the columns the pages show: no payload (its own table), no error text, no summary.
         query = Operation.objects.select_related("bank")
-        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+        url_name = getattr(request.resolver_match, "url_name", None) or ""
+        if url_name.endswith("changelist"):
             query = query.only(*services.LIST_FIELDS).defer("error", "summary")
         return with_indexed_dates(query)
 

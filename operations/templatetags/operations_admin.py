@@ -14,8 +14,9 @@ def rq_dashboard_url() -> str:
     """The django-rq dashboard, in RQ mode and when it is mounted; else empty (no dead link)."""
     if settings.HINDSIGHT_EXECUTOR != "rq":
         return ""
-    # django-rq >= 3 names its views in the "django_rq" namespace; older releases used rq_home.
-    for name in ("django_rq:home", "rq_home"):
+    # django-rq >= 3 names its views in the "django_rq" namespace (mounted at /django-rq/),
+    # older releases used rq_home; else its own admin page, when it registered one.
+    for name in ("django_rq:home", "rq_home", "admin:django_rq_dashboard_changelist"):
         try:
             return reverse(name)
         except NoReverseMatch:

@@ -274,3 +274,15 @@ def test_many_banks_do_not_break_the_changelist(admin_client):
     for i in range(30):
         submit_retain(make_bank(f"bank-{i:02d}"))
     assert admin_client.get(CHANGELIST).status_code == 200
+
+
+def test_change_page_of_a_malformed_or_unknown_id_is_not_an_error(admin_client):
+    for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        response = admin_client.get(f"/admin/operations/operation/{bad}/change/", follow=True)
+        assert response.status_code == 200
+        assert "exist. Perhaps it was deleted?" in messages_of(response)[0]
+
+
+def test_embedded_mode_hides_the_django_rq_admin_entry(admin_client):
+    body = admin_client.get("/admin/").content.decode()
+    assert "/admin/django_rq/" not in body
