@@ -56,10 +56,11 @@ def test_bank_edit_changes_name_and_mission_but_not_the_id(admin_client, bank):
 
 
 def test_bank_delete_page_summarises_instead_of_listing_every_memory(admin_client, bank):
-    Memory.objects.bulk_create([Memory(bank=bank, content=f"m{i}") for i in range(5)])
+    Memory.objects.bulk_create(
+        [Memory(bank=bank, content=f"remembered thing {i}") for i in range(5)])
     body = admin_client.get(f"{BANKS}{bank.pk}/delete/").content.decode()
     assert "alpha: 5 memories and 0 operations" in body
-    assert "m4" not in body
+    assert "remembered thing" not in body
 
 
 def test_bank_delete_cancels_active_operations_and_removes_the_bank(admin_client, bank):
