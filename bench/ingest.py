@@ -41,7 +41,9 @@ def make_items(n: int, size: int) -> list[dict]:
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'server.sqlite3'}",
-           "LOG_LEVEL": "WARNING"}
+           "LOG_LEVEL": "WARNING",
+           # With DEBUG off the server refuses the built-in default key (issue 9).
+           "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + "k" * 40}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
                    env=env, check=True)
     port = free_port()

@@ -26,7 +26,9 @@ def free_port() -> int:
 
 def serve(command: list[str], tmp_path: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-           "HINDSIGHT_CHUNK_SIZE": "50"}
+           "HINDSIGHT_CHUNK_SIZE": "50",
+           # With DEBUG off the server refuses the built-in default key (issue 9).
+           "SECRET_KEY": os.environ.get("SECRET_KEY") or "serving-test-" + "k" * 40}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
                    env=env, check=True)
     port = free_port()
