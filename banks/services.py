@@ -15,6 +15,7 @@ from operations.exceptions import BankNotFound
 from operations.models import Operation
 from operations.states import OperationStatus
 
+from . import entities
 from .models import Bank, Memory
 
 BANK_ID_RE = re.compile(r"^[^\s/\\][^\x00-\x1f]{0,127}$")
@@ -77,8 +78,11 @@ def delete_bank(bank: Bank) -> int:
 
 
 def store_memories(memories: list[Memory]) -> None:
-    """Persist a chunk of memories (inside the caller's chunk transaction)."""
+    """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
+    so memories, entities and their full-text index rows commit together or not at all)."""
+    mentions = entities.prepare_mentions(memories)
     Memory.objects.bulk_create(memories, batch_size=500)
+    entities.link_mentions(memories, mentions)
 
 
 def bank_stats(bank_pks: list[int]) -> dict[int, dict]:
