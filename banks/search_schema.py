@@ -8,6 +8,9 @@ are keyed through a small map table, not by ``banks_memory.rowid``: that table h
 primary key, and VACUUM may renumber the rowids of such tables.
 
 PostgreSQL: a generated ``tsvector`` column (in sync by construction) with a GIN index.
+
+Both tokenise the same way -- words, case-folded, no stemming, accents kept (``simple`` has no
+unaccent) -- so a recall finds the same memories on either backend.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 SQLITE_TABLES = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts USING fts5("
-    "content, bank, tokenize = 'unicode61 remove_diacritics 2')",
+    "content, bank, tokenize = 'unicode61 remove_diacritics 0')",
     "CREATE TABLE IF NOT EXISTS banks_memory_fts_map ("
     "rowid INTEGER PRIMARY KEY, memory_id char(32) NOT NULL UNIQUE)",
 ]
