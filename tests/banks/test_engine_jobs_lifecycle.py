@@ -13,7 +13,7 @@ from banks.models import MemoryLink, Observation
 from operations import services
 from operations.models import Operation
 from operations.runner import run_operation
-from operations.states import OperationStatus, OperationType
+from operations.states import OperationStatus, OperationType, is_terminal
 from operations.submission import submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,6 +38,16 @@ def run_in_thread(operation_id):
     thread = threading.Thread(target=target)
     thread.start()
     return thread
+
+
+def wait_terminal(operation, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        operation.refresh_from_db()
+        if is_terminal(operation.status):
+            return operation
+        time.sleep(0.02)
+    raise AssertionError(f"{operation.pk} still {operation.status} after {timeout} s")
 
 
 def cancel_mid_run(bank, operation):
@@ -74,8 +84,9 @@ def test_cancel_mid_run_commits_nothing_after_and_retry_completes(
     time.sleep(0.2)
     assert written(operation) == Operation.objects.get(pk=operation.pk).progress
 
+    # Retry dispatches on commit: the embedded executor resumes it from committed progress.
     services.retry_operation(bank, operation.pk)
-    assert run_operation(operation.pk) == OperationStatus.COMPLETED
-    operation.refresh_from_db()
+    operation = wait_terminal(operation)
+    assert operation.status == OperationStatus.COMPLETED
     assert operation.progress == operation.total
     assert written(operation) == operation.total
