@@ -11,6 +11,9 @@ from rest_framework.test import APIClient
 from operations.executor import get_executor
 from tests.factories import make_bank
 
+# Real redis-server and PostgreSQL fixtures (redis_url, postgres_url, ...), started on demand.
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture
 def api() -> APIClient:
