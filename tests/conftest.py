@@ -48,6 +48,6 @@ def _drain_executor():
 
 @pytest.fixture
 def slow_chunks(settings):
-    """Small chunks so a 2,000-item batch takes long enough to cancel or kill mid-run."""
-    settings.HINDSIGHT_CHUNK_SIZE = 20
+    """Tiny chunks so a few-thousand-item batch takes seconds: long enough to act mid-run."""
+    settings.HINDSIGHT_CHUNK_SIZE = 3
     return settings

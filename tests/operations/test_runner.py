@@ -1,0 +1,202 @@
+"""The runner and the batch_retain job with real threads on a real SQLite file: chunked
+commits, cancellation that stops all further commits, races, retry and restart recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import transaction
+
+from banks.models import Memory
+from operations import transitions
+from operations.exceptions import InvalidTransition
+from operations.executor import get_executor
+from operations.jobs import get_job
+from operations.models import Operation, OperationItemFailure
+from operations.runner import run_operation
+from operations.services import cancel_operation, get_operation, retry_operation
+from operations.states import TERMINAL, OperationStatus, OperationType
+from operations.submission import submit
+from tests.conftest import wait_idle
+from tests.factories import items, submit_retain
+
+S = OperationStatus
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, timeout: float = 30.0, step: float = 0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def reload(op) -> Operation:
+    return Operation.objects.get(pk=op.pk)
+
+
+def memories_of(op) -> int:
+    return Memory.objects.filter(operation_id=op.pk).count()
+
+
+def assert_exactly_once(op, expected: int) -> None:
+    indexes = list(Memory.objects.filter(operation_id=op.pk).values_list("item_index", flat=True))
+    assert len(indexes) == len(set(indexes)) == expected
+
+
+def test_batch_with_bad_items_completes_and_lists_them(bank):
+    contents = items(10)
+    contents[2]["content"] = "   "
+    contents[7]["content"] = ""
+    op = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents}, dispatch=False).operation
+    assert run_operation(op.pk) == S.COMPLETED
+    op = reload(op)
+    assert (op.status, op.progress, op.failed_items_count) == (S.COMPLETED, 10, 2)
+    result = get_job(op.type).result(op)
+    assert result["failed_items"] == [
+        {"index": 2, "error": "content must not be empty"},
+        {"index": 7, "error": "content must not be empty"},
+    ]
+    assert len(result["memory_ids"]) == 8
+    assert_exactly_once(op, 8)
+
+
+def test_progress_commits_in_chunks_not_per_item(bank, settings):
+    settings.HINDSIGHT_CHUNK_SIZE = 25
+    op = submit_retain(bank, 100)
+    run_operation(op.pk)
+    op = reload(op)
+    assert op.progress == op.total == 100
+    assert op.attempt == 1 and op.stage == "done"
+
+
+def test_cancelled_pending_operation_never_starts(bank):
+    op = submit_retain(bank, 10)
+    transitions.cancel(op.pk)
+    assert run_operation(op.pk) is None
+    op = reload(op)
+    assert op.status == S.CANCELLED and op.started_at is None and memories_of(op) == 0
+
+
+def test_nothing_is_committed_after_cancel_of_running_operation(bank, slow_chunks):
+    op = submit_retain(bank, 3000, dispatch=True)
+    wait_for(lambda: reload(op).progress >= 30)
+    cancelled = cancel_operation(bank, op.pk)
+    assert cancelled.status == S.CANCELLED
+    at_cancel = memories_of(op)
+    for _ in range(30):  # sample for ~3 s: the count never grows again
+        time.sleep(0.1)
+        assert memories_of(op) == at_cancel
+    wait_idle()
+    op = reload(op)
+    assert op.status == S.CANCELLED
+    assert op.progress == at_cancel < 3000
+    result = get_job(op.type).result(op)
+    assert len(result["memory_ids"]) == at_cancel
+    assert set(result["memory_ids"]) == {
+        str(pk) for pk in Memory.objects.filter(operation_id=op.pk).values_list("id", flat=True)
+    }
+
+
+def test_cancel_versus_finish_race_ends_in_one_consistent_state(bank, settings):
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    rng = random.Random(7)
+    outcomes = set()
+    for _ in range(40):
+        op = submit_retain(bank, 60, dispatch=True)
+        time.sleep(rng.uniform(0, 0.03))
+        with contextlib.suppress(InvalidTransition):  # it finished first: also legal
+            transitions.cancel(op.pk)
+        wait_idle()
+        final = reload(op)
+        assert final.status in TERMINAL
+        outcomes.add(final.status)
+        if final.status == S.COMPLETED:
+            assert final.progress == memories_of(op) == 60
+        else:
+            assert final.status == S.CANCELLED
+            assert memories_of(op) == final.progress <= 60
+        assert_exactly_once(op, final.progress)
+    assert outcomes  # both orders are legal; each run ended in exactly one terminal state
+
+
+def test_retry_of_cancelled_operation_resumes_and_stores_each_item_once(bank, slow_chunks):
+    op = submit_retain(bank, 3000, dispatch=True)
+    wait_for(lambda: reload(op).progress >= 30)
+    cancel_operation(bank, op.pk)
+    wait_idle()
+    done_before = reload(op).progress
+    assert 0 < done_before < 3000
+    with transaction.atomic():
+        retry_operation(bank, op.pk)
+    wait_for(lambda: reload(op).status == S.COMPLETED, timeout=60)
+    op = reload(op)
+    assert op.progress == op.total == 3000
+    assert op.attempt == 2
+    assert_exactly_once(op, 3000)
+
+
+def test_retry_of_failed_operation_clears_the_error(bank):
+    op = submit_retain(bank, 5)
+    transitions.claim(op.pk, "w1")
+    transitions.fail(op.pk, "w1", "disk full", "OSError")
+    with transaction.atomic():
+        retry_operation(bank, op.pk)
+    wait_for(lambda: reload(op).status == S.COMPLETED)
+    assert reload(op).error is None
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_operation_left_running_by_dead_process_is_resumed_exactly_once(bank, settings):
+    """Restart recovery: a previous embedded process committed two chunks and died."""
+    settings.HINDSIGHT_CHUNK_SIZE = 50
+    op = submit_retain(bank, 400)
+    executor = get_executor()
+    dead_worker = f"embedded:{socket.gethostname()}:{_dead_pid()}:1"
+    assert transitions.claim(op.pk, dead_worker)
+    job, operation = get_job(op.type), get_operation(bank, op.pk)
+    state = job.prepare(operation)
+    for start in (0, 50):
+        with transaction.atomic():
+            outcome = job.process_chunk(operation, state, start, 50, time.monotonic() + 5)
+            assert transitions.commit_progress(op.pk, dead_worker, outcome.units)
+    assert executor.recover_orphans() == [str(op.pk)]
+    recovered = reload(op)
+    assert (recovered.status, recovered.progress, recovered.lost_count) == (S.PENDING, 100, 1)
+    executor.dispatch(str(op.pk))
+    wait_for(lambda: reload(op).status == S.COMPLETED)
+    assert_exactly_once(op, 400)
+
+
+def test_crash_inside_a_job_fails_the_operation_with_class_and_message(bank):
+    op = submit_retain(bank, 3)
+    # A payload the validator never let through: the job itself cannot go on.
+    op.payload.data = {"contents": None}
+    op.payload.save()
+    assert run_operation(op.pk) == S.FAILED
+    op = reload(op)
+    assert op.status == S.FAILED and op.error.startswith("TypeError")
+    assert op.completed_at is not None
+
+
+def test_failed_items_are_never_duplicated_on_resume(bank, settings):
+    settings.HINDSIGHT_CHUNK_SIZE = 4
+    contents = items(12)
+    contents[1]["content"] = ""
+    op = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents}, dispatch=False).operation
+    run_operation(op.pk)
+    assert OperationItemFailure.objects.filter(operation=op).count() == 1
