@@ -9,6 +9,7 @@ Two shapes, the two ways to run the product (DESIGN.md §2):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,6 +35,23 @@ FAST_LIVENESS = {
     "HINDSIGHT_DISPATCH_GRACE": "1",
     "HINDSIGHT_CANCEL_GRACE": "1",
 }
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc; no extra dependency)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Format: pid (comm) state ppid ...; comm may contain spaces, so split after ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, step: float = 0.1,
@@ -133,10 +151,28 @@ class Stack:
         return worker
 
     def kill_worker(self, worker: subprocess.Popen) -> None:
-        """SIGKILL a worker and its work-horse at once: no cleanup code of either runs."""
+        """SIGKILL a worker and its work-horse at once, like a machine dying: no cleanup code of
+        either runs. (RQ puts the horse in its own process group, hence two kills.)"""
+        horses = children(worker.pid)
         os.killpg(worker.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         worker.wait(timeout=15)
         self.workers.remove(worker)
+
+    def busy_workers(self) -> list[subprocess.Popen]:
+        """Workers that have a work-horse (are executing a job) right now."""
+        return [worker for worker in self.workers if children(worker.pid)]
+
+    def ensure_workers(self, count: int) -> None:
+        for worker in [w for w in self.workers if w.poll() is not None]:
+            self.workers.remove(worker)
+        while len(self.workers) < count:
+            self.start_worker()
+        while len(self.workers) > count:
+            worker = self.workers.pop()
+            stop_process(worker)
 
     def start(self, workers: int = 2) -> Stack:
         self.migrate()
