@@ -229,6 +229,23 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": HINDSIGHT_JOB_TIMEOUT},
 }
 
+# --- Scale-out: RQ transport, heartbeat, reaper, outbox (issue 4) -------------------------------
+# RQ keeps a finished job's return value this long; the database holds the real result.
+HINDSIGHT_RQ_RESULT_TTL = env_int("HINDSIGHT_RQ_RESULT_TTL", 60, minimum=0)
+HINDSIGHT_RQ_FAILURE_TTL = env_int("HINDSIGHT_RQ_FAILURE_TTL", 24 * 3600, minimum=1)
+# Socket timeouts of the API side's Redis connection: a submit never hangs on a dead Redis,
+# it falls back to the outbox sweep.
+HINDSIGHT_REDIS_TIMEOUT = env_float("HINDSIGHT_REDIS_TIMEOUT", 3.0, minimum=0.1)
+# A running operation proves liveness this often even inside a slow chunk (<= STALE_AFTER / 3).
+HINDSIGHT_HEARTBEAT_INTERVAL = env_float(
+    "HINDSIGHT_HEARTBEAT_INTERVAL", min(5.0, HINDSIGHT_STALE_AFTER / 3), minimum=0.05
+)
+# A cancelled operation whose RQ job is still executing this long after the cancel gets RQ's
+# stop-job command (the worker normally stops by itself at its next chunk boundary).
+HINDSIGHT_CANCEL_GRACE = env_float("HINDSIGHT_CANCEL_GRACE", 10.0, minimum=0)
+# Extra modules that register job types (imported after the built-in ones; may replace one).
+HINDSIGHT_JOB_MODULES = env_list("HINDSIGHT_JOB_MODULES", [])
+
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
