@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .bulk import insert_rows
 from .models import Bank, Entity, Memory, MemoryEntity, Observation
 
 MAX_ENTITIES_PER_MEMORY = 32
@@ -161,13 +162,11 @@ def link_mentions(memories: Sequence[Memory], mentions: Sequence[Sequence[Mentio
     ids: dict[tuple[int, str], int] = {}
     for bank_pk, wanted in by_bank.items():
         ids.update(_entity_ids(bank_pk, wanted))
-    links = [
-        MemoryEntity(memory_id=memory.pk, entity_id=ids[(memory.bank_id, mention.key)],
-                     position=position)
+    insert_rows(MemoryEntity, ("memory", "entity", "position"), (
+        (memory.pk, ids[(memory.bank_id, mention.key)], position)
         for memory, found in zip(memories, mentions, strict=True)
         for position, mention in enumerate(found)
-    ]
-    MemoryEntity.objects.bulk_create(links, batch_size=_IN_BATCH)
+    ))
 
 
 def _entity_ids(bank_pk: int, wanted: dict[str, Mention]) -> dict[tuple[int, str], int]:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count
+from django.utils import timezone
 
+from .bulk import insert_rows
 from .models import Entity, MemoryEntity, MemoryLink
 
 _IN_BATCH = 500
@@ -53,7 +55,9 @@ def link_memories(bank_pk: int, memory_ids: Sequence[Any], top_k: int, cache: Li
             "entity_id", "memory_id", "memory__entity_count")
         for entity_id, memory_id, entity_count in rows:
             postings[entity_id].append((memory_id, entity_count))
-    links: list[MemoryLink] = []
+    links: list[tuple] = []
+    now = timezone.now()
+    operation_id = operation.pk if operation is not None else None
     for source_id in memory_ids:
         source_entities = own.get(source_id, [])
         shared: dict[Any, list[int]] = defaultdict(list)
@@ -69,14 +73,12 @@ def link_memories(bank_pk: int, memory_ids: Sequence[Any], top_k: int, cache: Li
             key=lambda s: (-s[0], -s[1], s[2]),
         )[:top_k]
         links.extend(
-            MemoryLink(bank_id=bank_pk, source_id=source_id, target_id=target_id,
-                       weight=weight, shared_entities=_names(cache, common),
-                       operation=operation)
+            (bank_pk, source_id, target_id, weight, _names(cache, common), operation_id, now)
             for weight, _, _, target_id, common in scored
         )
     MemoryLink.objects.filter(source_id__in=list(memory_ids)).delete()
-    MemoryLink.objects.bulk_create(links, batch_size=_IN_BATCH)
-    return len(links)
+    return insert_rows(MemoryLink, ("bank", "source", "target", "weight", "shared_entities",
+                                    "operation", "created_at"), links)
 
 
 def _batches(values: list) -> Iterator[list]:
