@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from .models import Entity, Memory, Observation
 from .recall import MAX_LIMIT
+from .serializers import MemorySerializer
 
 
 class RecallRequestSerializer(serializers.Serializer):
@@ -22,8 +23,9 @@ class RecallRequestSerializer(serializers.Serializer):
 
 
 class RecallResultSerializer(serializers.ModelSerializer):
-    """``context["scores"]`` maps memory id -> score, ``context["entities"]`` -> names."""
+    """One recalled memory, with its relevance score (higher is more relevant)."""
 
+    # context["scores"]: memory id -> score; context["entities"]: memory id -> entity names.
     memory_id = serializers.UUIDField(source="id", read_only=True)
     score = serializers.SerializerMethodField()
     entities = serializers.SerializerMethodField()
@@ -46,8 +48,9 @@ class RecallResponseSerializer(serializers.Serializer):
 
 
 class EntitySerializer(serializers.ModelSerializer):
-    """``context["mentions"]`` maps entity pk -> number of memories mentioning it."""
+    """An entity of the bank and how many memories mention it."""
 
+    # context["mentions"]: entity pk -> number of memories mentioning it (one query per page).
     entity_id = serializers.IntegerField(source="id", read_only=True)
     name = serializers.CharField(source="display_name", read_only=True)
     normalized_name = serializers.CharField(source="name", read_only=True)
@@ -69,6 +72,18 @@ class ObservationSerializer(serializers.ModelSerializer):
         model = Observation
         fields = ["text", "mention_count", "first_seen", "last_seen", "co_mentions", "snippets",
                   "operation_id", "updated_at"]
+        read_only_fields = fields
+
+
+class EntityDetailSerializer(EntitySerializer):
+    """The entity with its observation (null before ``regenerate_observations`` ran) and the
+    newest memories that mention it."""
+
+    observation = ObservationSerializer(allow_null=True)
+    memories = MemorySerializer(many=True)
+
+    class Meta(EntitySerializer.Meta):
+        fields = [*EntitySerializer.Meta.fields, "observation", "memories"]
         read_only_fields = fields
 
 

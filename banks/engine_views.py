@@ -15,6 +15,7 @@ from hindsight_project.pagination import parse_limit, parse_offset
 
 from .access import visible_bank
 from .engine_serializers import (
+    EntityDetailSerializer,
     EntityListSerializer,
     EntitySerializer,
     ObservationSerializer,
@@ -78,6 +79,7 @@ class EntityViewSet(viewsets.GenericViewSet):
                          "offset": offset,
                          "entities": EntitySerializer(rows, many=True, context=context).data})
 
+    @extend_schema(responses=EntityDetailSerializer)
     def retrieve(self, request: Request, bank_id: str, entity_id: str) -> Response:
         # Ids are integers; anything else (or too big for the column) is simply not found.
         valid = entity_id.isdigit() and len(entity_id) <= 18
