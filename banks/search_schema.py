@@ -22,6 +22,9 @@ SQLITE_TABLES = [
     "content, bank, tokenize = 'unicode61 remove_diacritics 0')",
     "CREATE TABLE IF NOT EXISTS banks_memory_fts_map ("
     "rowid INTEGER PRIMARY KEY, memory_id char(32) NOT NULL UNIQUE)",
+    # Per-column document frequencies, read by recall to plan its query (banks.fulltext).
+    "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts_vocab "
+    "USING fts5vocab(banks_memory_fts, 'col')",
 ]
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER IF NOT EXISTS banks_memory_fts_ai AFTER INSERT ON banks_memory BEGIN
@@ -49,6 +52,7 @@ SQLITE_BACKFILL = [
     "'b' || m.bank_id FROM banks_memory_fts_map map JOIN banks_memory m ON m.id = map.memory_id",
 ]
 SQLITE_DROP = [
+    "DROP TABLE IF EXISTS banks_memory_fts_vocab",
     "DROP TRIGGER IF EXISTS banks_memory_fts_au",
     "DROP TRIGGER IF EXISTS banks_memory_fts_ad",
     "DROP TRIGGER IF EXISTS banks_memory_fts_ai",
