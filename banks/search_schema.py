@@ -22,9 +22,11 @@ SQLITE_TABLES = [
     "content, bank, tokenize = 'unicode61 remove_diacritics 0')",
     "CREATE TABLE IF NOT EXISTS banks_memory_fts_map ("
     "rowid INTEGER PRIMARY KEY, memory_id char(32) NOT NULL UNIQUE)",
-    # Per-column document frequencies, read by recall to plan its query (banks.fulltext).
-    "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts_vocab "
-    "USING fts5vocab(banks_memory_fts, 'col')",
+    SQLITE_VOCAB := (
+        # Per-column document frequencies, read by recall to plan its query (banks.fulltext).
+        "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts_vocab "
+        "USING fts5vocab(banks_memory_fts, 'col')"
+    ),
 ]
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER IF NOT EXISTS banks_memory_fts_ai AFTER INSERT ON banks_memory BEGIN
@@ -88,9 +90,10 @@ def drop_search_schema(schema_editor: Any) -> None:
 
 
 def ensure_sqlite_triggers(connection: Any) -> None:
-    """Re-create the sync triggers if missing. A later migration that alters ``Memory`` makes
-    Django rebuild the table on SQLite (copy, drop, rename), which drops its triggers; the rows
-    keep their ids, so the map and the FTS rows stay valid and only the triggers need restoring.
+    """Re-create the sync triggers (and the vocabulary view) if missing. A later migration that
+    alters ``Memory`` makes Django rebuild the table on SQLite (copy, drop, rename), which drops
+    its triggers; the rows keep their ids, so the map and the FTS rows stay valid and only the
+    triggers need restoring.
     """
     if connection.vendor != "sqlite":
         return
@@ -100,5 +103,5 @@ def ensure_sqlite_triggers(connection: Any) -> None:
         )
         if not cursor.fetchone()[0]:
             return  # the search migration has not run yet
-        for statement in SQLITE_TRIGGERS:
+        for statement in [SQLITE_VOCAB, *SQLITE_TRIGGERS]:
             cursor.execute(statement)
