@@ -1,20 +1,21 @@
 """Both memory-engine job types go through the shared runner: cancel mid-run stops them at a
-chunk boundary with nothing committed after the cancel, and retry resumes to completion."""
+chunk boundary with nothing committed after the cancel, retry resumes to completion, and the
+reaper requeues a run whose worker died."""
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
 from banks.models import MemoryLink, Observation
 from operations import services, transitions
+from operations.executor import get_executor
 from operations.jobs import get_job
 from operations.models import Operation
+from operations.reaper import sweep
 from operations.runner import run_operation
 from operations.states import OperationStatus, OperationType, is_terminal
 from operations.submission import submit
@@ -108,8 +109,8 @@ def test_reaper_requeues_a_lost_run_which_resumes_from_committed_progress(bank, 
     with transaction.atomic():
         outcome = job.process_chunk(operation, state, 0, 7, time.monotonic() + 60)
         assert transitions.commit_progress(operation.pk, "lost-worker", outcome.units)
-    outcome = transitions.reap_stale(stale_after=0, max_attempts=3,
-                                     now=timezone.now() + timedelta(seconds=1))
+    time.sleep(0.01)  # the heartbeat is now older than stale_after=0
+    outcome = sweep(get_executor().dispatch, stale_after=0, grace=3600, max_attempts=3)
     assert outcome.requeued == [str(operation.pk)]
     operation = wait_terminal(operation)  # re-dispatched to the embedded executor
     assert (operation.status, operation.progress, operation.lost_count) == (
