@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import connection
 
+from .tags import tag_clause
+
 _BM25_WEIGHTS = "1.0, 0.0"  # content counts, the bank token column does not
 EXACT_CANDIDATES = 10_000
 
@@ -61,22 +63,10 @@ def _filters(query: SearchQuery, alias: str) -> tuple[list[str], list[object]]:
         clauses.append(f"{seen} <= %s")
         params.append(ops.adapt_datetimefield_value(query.until))
     if query.tags:
-        clause, tag_params = _tag_clause(query, alias)
+        clause, tag_params = tag_clause(f"{alias}.tags", query.tags, query.tags_match)
         clauses.append(clause)
         params.extend(tag_params)
     return clauses, params
-
-
-def _tag_clause(query: SearchQuery, alias: str) -> tuple[str, list[object]]:
-    tags = sorted(set(query.tags or []))
-    if connection.vendor == "postgresql":
-        operator = "?&" if query.tags_match == "all" else "?|"
-        return f"{alias}.tags {operator} %s", [tags]
-    marks = ", ".join(["%s"] * len(tags))
-    if query.tags_match == "all":
-        return (f"(SELECT COUNT(DISTINCT value) FROM json_each({alias}.tags) "
-                f"WHERE value IN ({marks})) = %s", [*tags, len(tags)])
-    return f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value IN ({marks}))", tags
 
 
 def _search_sqlite(query: SearchQuery) -> list[tuple[object, float]]:

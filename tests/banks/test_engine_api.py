@@ -115,3 +115,24 @@ def test_graph_update_submitted_through_the_api_reports_units_and_result(api, co
     assert done["progress"] == 5
     assert done["result"] == {"memories_processed": 5, "failed_items_count": 0,
                               "links_written": 8}
+
+
+def test_memories_list_tag_filter_is_exact_and_needs_every_tag(api, bank):
+    submit_retain_items(bank, [
+        {"content": "one", "tags": ["work", "travel"]},
+        {"content": "two", "tags": ["Work"]},
+        {"content": "three", "tags": ["homework"]},
+    ])
+    listed = lambda *tags: sorted(  # noqa: E731
+        m["content"] for m in api.get("/api/banks/alpha/memories/", {"tag": list(tags)})
+        .json()["memories"])
+    assert listed("work") == ["one"]
+    assert listed("Work") == ["two"]
+    assert listed("work", "travel") == ["one"]
+    assert listed("work", "homework") == []
+
+
+def submit_retain_items(bank, contents):
+    operation = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents},
+                       dispatch=False).operation
+    run_operation(operation.pk)
