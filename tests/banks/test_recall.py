@@ -120,3 +120,16 @@ class TestLargeCandidateSetPlan:
 
     def test_small_candidate_sets_are_ranked_exactly(self, bank, corpus):
         assert len(recall(bank, "Alice hotel")) == 4
+
+
+def test_tag_and_document_filters_are_exact_for_any_characters(bank):
+    memories = retain(bank, [
+        {"content": "x report", "tags": ["Q3 plan/ü"], "document_id": "Doc 1/é"},
+        {"content": "y report", "tags": ["q3 plan/ü"], "document_id": "doc 1/é"},
+    ])
+    assert contents(recall(bank, "report", tags=["Q3 plan/ü"])) == ["x report"]
+    assert contents(recall(bank, "report", document_id="doc 1/é")) == ["y report"]
+    Memory.objects.filter(pk=memories[0].pk).update(tags=["other"])
+    assert recall(bank, "report", tags=["Q3 plan/ü"]) == []
+    assert contents(recall(bank, "report", tags=["other", "q3 plan/ü"])) == ["x report",
+                                                                            "y report"]
