@@ -62,13 +62,9 @@ class APIError(HindsightClientError):
         detail = self.body.get("detail")
         if isinstance(detail, str):
             return detail
-        # DRF validation errors: {"field": ["message", ...], ...}
-        parts = []
-        for field, messages in self.body.items():
-            if isinstance(messages, list):
-                messages = "; ".join(str(m) for m in messages)
-            parts.append(f"{field}: {messages}")
-        return ", ".join(parts) or "no detail"
+        # DRF validation errors: {"field": ["message", ...]}, nested for items:
+        # {"contents": {"3": {"content": ["..."]}}} -> "contents.3.content: ..."
+        return ", ".join(_field_messages(self.body)) or "no detail"
 
     @property
     def current_status(self) -> str | None:
@@ -86,6 +82,18 @@ class OperationCancelled(HindsightClientError):
     def __init__(self, operation: dict[str, Any]) -> None:
         self.operation = operation
         super().__init__(f"operation {operation['operation_id']} was cancelled")
+
+
+def _field_messages(errors: Any, prefix: str = "") -> list[str]:
+    if isinstance(errors, dict):
+        return [
+            line
+            for key, value in errors.items()
+            for line in _field_messages(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    if isinstance(errors, list) and all(isinstance(m, str) for m in errors):
+        return [f"{prefix}: {'; '.join(errors)}"]
+    return [f"{prefix}: {errors}"]
 
 
 def _item(content: str | dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import socket
 
 import pytest
+from django.urls import Resolver404, resolve
 
 from banks.models import Bank, Memory
 from operations import transitions
@@ -298,3 +299,37 @@ def test_url_option_after_the_command_overrides_the_environment(cli, live_server
                  env={"HINDSIGHT_API_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.code == 0
     assert json.loads(result.stdout) == []
+
+
+# --- recall ------------------------------------------------------------------------------------
+
+
+def recall_mounted() -> bool:
+    try:
+        resolve("/api/banks/demo/memories/recall/")
+    except Resolver404:
+        return False
+    return True
+
+
+def test_recall_prints_memories_ranked_by_relevance(cli):
+    if not recall_mounted():
+        pytest.skip("POST /api/banks/{bank}/memories/recall/ is not mounted on this branch yet")
+    assert cli("retain", "demo", "Alice drinks green tea every morning.").code == 0
+    assert cli("retain", "demo", "Bob repairs old bicycles.").code == 0
+    table = cli("recall", "demo", "green tea", "--limit", "5")
+    assert table.code == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["SCORE", "MEMORY", "CONTENT"]
+    assert "Alice drinks green tea every morning." in lines[1]
+    results = cli("recall", "demo", "green tea", "--json").json()
+    assert results[0]["content"] == "Alice drinks green tea every morning."
+    assert {"memory_id", "content", "score"} <= set(results[0])
+
+
+def test_recall_in_an_unknown_bank_is_a_404_line(cli):
+    if not recall_mounted():
+        pytest.skip("POST /api/banks/{bank}/memories/recall/ is not mounted on this branch yet")
+    result = cli("recall", "ghost", "anything")
+    assert result.code == 3
+    assert result.error_line.startswith("error: 404 not found: ")
