@@ -139,7 +139,9 @@ def test_cli_turns_401_into_one_line_with_the_fix(scripted, cli):
 def test_cli_names_nested_validation_errors(scripted, cli):
     scripted.script = [(400, {}, {"contents": {"0": {"timestamp": ["Must be ISO-8601."]}}})]
     result = cli("--url", scripted.url, "retain", "demo", "x")
-    assert result.error_line == "error: 400 invalid request: contents.0.timestamp: Must be ISO-8601."
+    assert result.error_line == (
+        "error: 400 invalid request: contents.0.timestamp: Must be ISO-8601."
+    )
 
 
 # --- against the live server ---------------------------------------------------------------
