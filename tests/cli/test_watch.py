@@ -134,7 +134,7 @@ def test_follow_operation_long_polls_instead_of_polling(demo_bank, live_server):
     while seen[-1] != 3 and time.monotonic() - started < 5:
         time.sleep(0.01)
     assert seen == [0, 3]
-    assert time.monotonic() - started < 1.0  # woken by the change, not by a timer
+    assert time.monotonic() - started < 2.0  # woken by the change, not by the 30 s timer
     assert transitions.complete(op.pk, WORKER)
     thread.join(timeout=10)
     assert not thread.is_alive()
