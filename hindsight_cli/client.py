@@ -30,6 +30,7 @@ __all__ = [
     "APIError",
     "HindsightClient",
     "HindsightClientError",
+    "InvalidServerURL",
     "OperationCancelled",
     "OperationFailed",
     "ServerUnreachable",
@@ -45,6 +46,23 @@ class ServerUnreachable(HindsightClientError):
         self.url = url
         self.reason = reason
         super().__init__(f"cannot reach the Hindsight server at {url} ({reason})")
+
+
+class InvalidServerURL(HindsightClientError):
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(f"invalid server URL {url!r}: {reason} (expected http://host:port)")
+
+
+def check_url(url: str) -> str:
+    """The base URL without its trailing slash; ``InvalidServerURL`` unless http(s)://host."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidServerURL(url, str(exc)) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidServerURL(url, "it needs an http:// or https:// scheme and a host")
+    return url.rstrip("/")
 
 
 class APIError(HindsightClientError):
@@ -114,7 +132,7 @@ class HindsightClient:
         backoff: float = 0.25,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("HINDSIGHT_API_URL") or DEFAULT_URL).rstrip("/")
+        self.base_url = check_url(base_url or os.environ.get("HINDSIGHT_API_URL") or DEFAULT_URL)
         api_key = api_key if api_key is not None else os.environ.get("HINDSIGHT_API_KEY")
         headers = {"Accept": "application/json", "User-Agent": "hindsight-cli"}
         if api_key:
@@ -178,7 +196,9 @@ class HindsightClient:
                 try:
                     body = response.json()
                 except ValueError:
-                    body = {"detail": response.text.strip()[:200] or response.reason_phrase}
+                    # A proxy's HTML error page: keep it to one short line.
+                    text = " ".join(response.text.split())[:200]
+                    body = {"detail": text or response.reason_phrase}
                 raise APIError(response.status_code, body, method, str(response.request.url))
             return response
 

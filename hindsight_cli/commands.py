@@ -150,8 +150,9 @@ def operations_retry(client: HindsightClient, args: argparse.Namespace, out: Out
     if out.json_mode:
         out.json(operation)
     else:
-        out.line(f"operation {operation['operation_id']} queued for retry ({operation['status']},"
-                 f" resumes at {operation['progress']}/{operation['total']})")
+        # A fast executor may already have claimed (or even finished) it: say what is true now.
+        out.line(f"operation {operation['operation_id']} queued for retry (now "
+                 f"{operation['status']} at {operation['progress']}/{operation['total']})")
     return 0
 
 

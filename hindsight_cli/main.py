@@ -1,8 +1,8 @@
 """``hindsight``: the command line of the native API (see docs/cli.md).
 
 Exit codes: 0 success; ``watch``: 1 failed, 2 cancelled, 130 interrupted; 3 the server
-refused the request (4xx/5xx); 4 the server cannot be reached; 5 bad local input (files);
-argparse's own 2 for usage errors.
+refused the request (4xx/5xx); 4 the server cannot be reached; 5 bad local input (files, the
+server URL); argparse's own 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from . import commands
-from .client import DEFAULT_URL, APIError, HindsightClient, ServerUnreachable
+from .client import DEFAULT_URL, APIError, HindsightClient, InvalidServerURL, ServerUnreachable
 from .inputs import InputError
 from .render import Output
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except APIError as exc:
         out.error(describe(exc))
         return EXIT_API_ERROR
-    except InputError as exc:
+    except (InputError, InvalidServerURL) as exc:
         out.error(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:

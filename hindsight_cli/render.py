@@ -110,6 +110,8 @@ class Output:
         self.err.print(escape(text))
 
     def error(self, text: str) -> None:
+        """Always exactly one line: scripts read errors with ``2>&1 | tail -1``."""
+        text = " ".join(text.split())
         self.err.print(f"error: {escape(text)}", style="red" if self.err.is_terminal else None)
 
     def table(self, columns: list[str], rows: list[list[str]], caption: str = "") -> None:

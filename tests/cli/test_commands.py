@@ -263,11 +263,11 @@ def test_retry_of_a_cancelled_operation_queues_it_again(cli, demo_bank, settings
     cancel_operation(demo_bank, str(op.pk))
     result = cli("operations", "retry", "demo", str(op.pk))
     assert result.code == 0
-    # The executor may claim it before the answer is serialized.
+    # The executor may claim (and finish) it before the answer is serialized.
     assert re.fullmatch(
-        rf"operation {op.pk} queued for retry \((pending|running), resumes at 0/2\)\n",
+        rf"operation {op.pk} queued for retry \(now (pending|running|completed) at [0-2]/2\)\n",
         result.stdout,
-    )
+    ), result.stdout
     wait_idle()
     assert status_of(op) == "completed"
 
@@ -341,3 +341,10 @@ def test_recall_in_an_unknown_bank_is_a_404_line(cli):
     result = cli("recall", "ghost", "anything")
     assert result.code == 3
     assert result.error_line.startswith("error: 404 not found: ")
+
+
+@pytest.mark.parametrize("url", ["localhost:8888", "ftp://example.org", "http://[::1"])
+def test_a_malformed_url_is_one_input_error_line(cli, url):
+    result = cli("--url", url, "banks", "list")
+    assert result.code == 5
+    assert result.error_line.startswith(f"error: invalid server URL '{url}': ")
