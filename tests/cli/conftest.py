@@ -138,6 +138,16 @@ def cli_background(live_server, tmp_path):
             running.proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_sweeper_before_the_test_database_goes(django_db_setup, django_db_blocker):
+    """These tests start the embedded sweeper; stop it before pytest-django drops the test
+    database under it (else it logs "sweep failed" at exit)."""
+    yield
+    stop = getattr(get_executor(), "stop", None)
+    if stop is not None:
+        stop(wait=True)
+
+
 @pytest.fixture
 def quiet_sweeper(settings):
     """Pending and hand-driven running operations stay as the test left them: the embedded
