@@ -14,6 +14,7 @@ from .watch import watch_all, watch_one
 
 DEFAULT_BATCH_ITEMS = 10_000
 BATCH_LIMIT_NAME = "HINDSIGHT_MAX_BATCH_ITEMS"
+BODY_LIMIT_NAME = "HINDSIGHT_MAX_BODY_BYTES"
 
 
 def batch_size(args: argparse.Namespace) -> int:
@@ -27,8 +28,9 @@ def batch_size(args: argparse.Namespace) -> int:
 
 def _send_chunks(client: HindsightClient, bank_id: str, items: list[dict], size: int,
                  async_: bool) -> list[tuple[int, dict[str, Any]]]:
-    """Send ``items`` ``size`` at a time. If the server's batch limit is lower than we
-    assumed (413 naming it), re-cut the remaining items to that limit instead of failing."""
+    """Send ``items`` ``size`` at a time. A 413 that a smaller request would avoid re-cuts
+    the remaining items instead of failing: to the server's batch limit when it names a lower
+    one, in halves when the request body is over its byte limit (big files)."""
     answers: list[tuple[int, dict[str, Any]]] = []
     start = 0
     while start < len(items):
@@ -36,14 +38,25 @@ def _send_chunks(client: HindsightClient, bank_id: str, items: list[dict], size:
         try:
             answers.append((start, client.retain(bank_id, part, async_=async_)))
         except APIError as exc:
-            server_max = exc.body.get("max")
-            if (exc.status_code == 413 and exc.body.get("limit") == BATCH_LIMIT_NAME
-                    and isinstance(server_max, int) and 0 < server_max < len(part)):
-                size = server_max
-                continue
-            raise
+            smaller = smaller_batch(exc, len(part))
+            if smaller is None:
+                raise
+            size = smaller
+            continue
         start += len(part)
     return answers
+
+
+def smaller_batch(exc: APIError, sent: int) -> int | None:
+    """The batch size to try after ``exc``, or None when a smaller request would not help."""
+    if exc.status_code != 413:
+        return None
+    limit, server_max = exc.body.get("limit"), exc.body.get("max")
+    if limit == BATCH_LIMIT_NAME and isinstance(server_max, int) and 0 < server_max < sent:
+        return server_max
+    if limit == BODY_LIMIT_NAME and sent > 1:
+        return sent // 2
+    return None
 
 
 def retain(client: HindsightClient, args: argparse.Namespace, out: Output) -> int:

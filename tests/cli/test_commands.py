@@ -140,6 +140,22 @@ def test_async_retain_recuts_to_a_lower_server_limit_named_in_the_413(cli, tmp_p
     assert totals == [4, 4, 2]
 
 
+def test_async_retain_halves_batches_over_the_body_limit(cli, tmp_path, settings):
+    settings.HINDSIGHT_MAX_BODY_BYTES = 6000
+    for i in range(8):
+        (tmp_path / f"big{i}.txt").write_text(f"{i} " + "x" * 1000)
+    result = cli("retain", "demo", "--files", "big*.txt", "--async", "--json")
+    assert result.code == 0
+    assert [op["total"] for op in result.json()] == [4, 4]
+
+
+def test_one_item_over_the_body_limit_is_a_413_line(cli, settings):
+    settings.HINDSIGHT_MAX_BODY_BYTES = 2000
+    result = cli("retain", "demo", "y" * 3000, "--async")
+    assert result.code == 3
+    assert "(limit HINDSIGHT_MAX_BODY_BYTES = 2000)" in result.error_line
+
+
 def test_retain_over_the_content_limit_is_a_413_line_naming_the_limit(cli, settings):
     settings.HINDSIGHT_MAX_CONTENT_BYTES = 10
     result = cli("retain", "demo", "x" * 50)
