@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,3 +182,39 @@ def advance(operation: Operation, units: int) -> None:
 
 def status_of(operation: Operation) -> str:
     return Operation.objects.values_list("status", flat=True).get(pk=operation.pk)
+
+
+def run_in_pty(url: str, args: list[str], cwd: Path,
+               during: Callable[[], None] | None = None) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a real pseudo-terminal (what a user sees), calling
+    ``during()`` while it runs. Returns (exit code, everything written to the terminal)."""
+    master, slave = pty.openpty()
+    env = cli_env(url, {"COLUMNS": "160", "TERM": "xterm-256color"})
+    proc = subprocess.Popen(cli_command(*args), env=env, cwd=cwd, stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO once the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if during is not None:
+            during()
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        reader.join(timeout=5)
+        os.close(master)
+    return code, b"".join(chunks).decode(errors="replace")

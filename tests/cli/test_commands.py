@@ -13,7 +13,7 @@ from django.urls import Resolver404, resolve
 from banks.models import Bank, Memory
 from operations import transitions
 from operations.services import cancel_operation
-from tests.cli.conftest import WORKER, advance, running_operation, status_of
+from tests.cli.conftest import WORKER, advance, run_in_pty, running_operation, status_of
 from tests.conftest import wait_idle
 from tests.factories import make_bank, submit_retain
 
@@ -194,6 +194,16 @@ def test_operations_list_filters_and_paginates(cli, demo_bank):
     assert page.stdout.splitlines()[-1] == "2 of 4 operations in bank demo (next page: --offset 3)"
     by_type = cli("operations", "list", "demo", "--type", "graph_update", "--json").json()
     assert by_type["operations"] == []
+
+
+def test_operations_list_draws_a_table_on_a_terminal(demo_bank, live_server, tmp_path):
+    op = finished_operation(demo_bank)
+    code, screen = run_in_pty(live_server.url, ["operations", "list", "demo"], tmp_path)
+    assert code == 0
+    assert "\x1b[" in screen  # styled for a terminal
+    assert "─" in screen  # rich's table rule under the header
+    assert str(op.pk) in screen
+    assert "1 of 1 operations in bank demo" in screen
 
 
 def test_operations_list_with_an_unknown_status_is_a_400_line(cli, demo_bank):

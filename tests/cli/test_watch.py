@@ -4,10 +4,7 @@ Ctrl-C, ``--all`` and the rich bar on a real pseudo-terminal."""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
 import threading
 import time
 
@@ -16,14 +13,7 @@ import pytest
 from hindsight_cli.client import HindsightClient
 from operations import transitions
 from operations.services import cancel_operation
-from tests.cli.conftest import (
-    WORKER,
-    advance,
-    cli_command,
-    cli_env,
-    running_operation,
-    status_of,
-)
+from tests.cli.conftest import WORKER, advance, run_in_pty, running_operation, status_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quiet_sweeper")]
 RATE = re.compile(r"(\d+\.\d) items/s ETA (\d+):(\d\d):(\d\d)")
@@ -170,26 +160,8 @@ def test_watch_all_with_nothing_active_says_so(demo_bank, cli):
 
 def test_watch_draws_a_rich_progress_bar_on_a_terminal(demo_bank, live_server, tmp_path):
     op = running_operation(demo_bank, total=50)
-    master, slave = pty.openpty()
-    env = cli_env(live_server.url, {"COLUMNS": "160", "TERM": "xterm-256color"})
-    proc = subprocess.Popen(cli_command("operations", "watch", "demo", str(op.pk)), env=env,
-                            cwd=tmp_path, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
-    os.close(slave)
-    chunks: list[bytes] = []
 
-    def read() -> None:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    def drive() -> None:
         time.sleep(1.0)
         advance(op, 10)
         time.sleep(0.5)
@@ -197,13 +169,10 @@ def test_watch_draws_a_rich_progress_bar_on_a_terminal(demo_bank, live_server, t
         time.sleep(0.5)
         advance(op, 25)
         assert transitions.complete(op.pk, WORKER)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.join(timeout=5)
-        os.close(master)
-    screen = b"".join(chunks).decode(errors="replace")
+
+    code, screen = run_in_pty(live_server.url, ["operations", "watch", "demo", str(op.pk)],
+                              tmp_path, during=drive)
+    assert code == 0
     assert "━" in screen  # rich's bar
     assert "25/50" in screen
     assert "items/s" in screen
