@@ -141,25 +141,25 @@ def cli_background(live_server, tmp_path):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_sweeper_before_the_test_database_goes(django_db_setup, django_db_blocker):
-    """These tests start the embedded sweeper; stop it before pytest-django drops the test
-    database under it (else it logs "sweep failed" at exit)."""
+def _embedded_sweeper(django_db_setup, django_db_blocker):
+    """Start the embedded sweeper once, before any test of this package creates rows: its first
+    pass takes every pending row (grace 0), later passes only stale ones (``quiet_sweeper``).
+    Stop it before pytest-django drops the test database under it."""
+    executor = get_executor()
+    executor.start()
+    time.sleep(1.0)
     yield
-    stop = getattr(get_executor(), "stop", None)
+    stop = getattr(executor, "stop", None)
     if stop is not None:
         stop(wait=True)
 
 
 @pytest.fixture
 def quiet_sweeper(settings):
-    """Pending and hand-driven running operations stay as the test left them: the embedded
-    sweeper would otherwise dispatch unclaimed pending rows and reap silent running ones."""
+    """Pending and hand-driven running operations stay as the test left them: the sweeper
+    would otherwise dispatch unclaimed pending rows and reap silent running ones."""
     settings.HINDSIGHT_DISPATCH_GRACE = 3600
     settings.HINDSIGHT_STALE_AFTER = 3600
-    get_executor().start()
-    # The sweeper's first pass (at start) takes every pending row: let it pass before the test
-    # creates any.
-    time.sleep(0.3)
     return settings
 
 
