@@ -61,7 +61,8 @@ def submit(
     """
     job = get_job(operation_type)
     payload = job.validate_payload(bank, payload)
-    digest = request_hash(operation_type, payload)
+    # Only an idempotent submission (caller-chosen id) can ever be compared with a replay.
+    digest = request_hash(operation_type, payload) if operation_id is not None else ""
     if operation_id is not None and Operation.objects.filter(pk=operation_id).exists():
         return _replay(bank, operation_id, digest)
     try:
