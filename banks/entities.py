@@ -60,7 +60,10 @@ _EMAIL = re.compile(
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{1,39}\b")
 _HASHTAG = re.compile(r"(?<![\w&#])#[^\W\d_][\w-]{0,63}")
 _CAP_WORD = r"[A-ZÀ-ÖØ-Þ][\w'\u2019-]*"
-_NAME_RUN = re.compile(r"(?<![\w'\u2019-])" + _CAP_WORD + r"(?:[ \t]+" + _CAP_WORD + ")*")
+# No lookbehind: it would be tried at every position of the text and defeat the regex engine's
+# fast scan for the leading capital; the preceding character is checked in Python instead.
+_NAME_RUN = re.compile(_CAP_WORD + r"(?:[ \t]+" + _CAP_WORD + ")*")
+_INSIDE_WORD = re.compile(r"[\w'\u2019-]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _SPACES = re.compile(r"\s+")
 # ASCII punctuation plus typographic quotes and dashes (\u2018-\u201d, \u2013, \u2014).
@@ -83,8 +86,11 @@ def normalise(text: str) -> str:
 
 def _name_mentions(text: str) -> list[Mention]:
     found = []
-    for run in _NAME_RUN.findall(text):
-        words = run.split()
+    for match in _NAME_RUN.finditer(text):
+        start = match.start()
+        if start and _INSIDE_WORD.match(text[start - 1]):
+            continue  # "iPhone", "l'Alice": not the start of a name
+        words = match.group().split()
         while words and _POSSESSIVE.sub("", words[0]).casefold() in STOPWORDS:
             words.pop(0)
         if not words:
@@ -100,14 +106,20 @@ def _name_mentions(text: str) -> list[Mention]:
 def extract(text: str) -> list[Mention]:
     """The entities a text mentions, in the documented order, each key once."""
     mentions: list[Mention] = []
-    for email in _EMAIL.findall(text):
-        mentions.append(Mention(email.lower(), email, "email"))
-    rest = _EMAIL.sub(" ", text)
-    for handle in _HANDLE.findall(rest):
-        mentions.append(Mention(normalise(handle), handle, "handle"))
-    for tag in _HASHTAG.findall(rest):
-        mentions.append(Mention(normalise(tag), tag, "hashtag"))
-    rest = _HASHTAG.sub(" ", _HANDLE.sub(" ", rest))
+    rest = text
+    # The "@"/"#" checks skip whole regex scans for the (many) texts without them: extraction
+    # runs on every retained item, inside the retain chunk.
+    if "@" in rest:
+        for email in _EMAIL.findall(rest):
+            mentions.append(Mention(email.lower(), email, "email"))
+        rest = _EMAIL.sub(" ", rest)
+        for handle in _HANDLE.findall(rest):
+            mentions.append(Mention(normalise(handle), handle, "handle"))
+        rest = _HANDLE.sub(" ", rest)
+    if "#" in rest:
+        for tag in _HASHTAG.findall(rest):
+            mentions.append(Mention(normalise(tag), tag, "hashtag"))
+        rest = _HASHTAG.sub(" ", rest)
     mentions.extend(_name_mentions(rest))
     return _unique(mentions)
 
