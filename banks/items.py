@@ -76,6 +76,11 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
             f"{len(tags)} tags on one item is more than HINDSIGHT_MAX_TAGS "
             f"({settings.HINDSIGHT_MAX_TAGS})",
         )
+    entities = item.get("entities")
+    if entities is not None and not _valid_entities(entities):
+        errors["entities"] = [
+            'Must be a list of {"text": non-empty string, "type"?: string} objects.'
+        ]
     if not errors:
         errors.update(unencodable_fields(item))
     return errors or None
@@ -119,7 +124,20 @@ def unencodable_fields(item: dict) -> dict[str, list[str]]:
         errors["metadata"] = message
     if not all(_encodable(t) for t in item.get("tags") or []):
         errors["tags"] = message
+    entities = item.get("entities") or []
+    if not all(_encodable(e["text"]) and _encodable(e.get("type") or "") for e in entities):
+        errors["entities"] = message
     return errors
+
+
+def _valid_entities(entities: Any) -> bool:
+    return isinstance(entities, list) and all(
+        isinstance(entity, dict)
+        and isinstance(entity.get("text"), str)
+        and entity["text"].strip()
+        and isinstance(entity.get("type") or "", str)
+        for entity in entities
+    )
 
 
 def validate_contents(contents: Any) -> list[dict]:
@@ -156,7 +174,7 @@ def build_memory(bank: Bank, item: dict, operation: Any, index: int) -> Memory:
     if not content.strip():
         raise ItemError("content must not be empty")
     timestamp = item.get("timestamp")
-    return Memory(
+    memory = Memory(
         bank=bank,
         content=content,
         context=item.get("context") or "",
@@ -167,3 +185,6 @@ def build_memory(bank: Bank, item: dict, operation: Any, index: int) -> Memory:
         operation=operation,
         item_index=index,
     )
+    # Not a column: banks.entities.prepare_mentions reads it when the chunk is stored.
+    memory.supplied_entities = item.get("entities") or []
+    return memory

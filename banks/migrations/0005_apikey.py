@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('banks', '0002_initial'),
+        ('banks', '0004_memory_search'),
     ]
 
     operations = [
