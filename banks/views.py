@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
@@ -21,6 +21,7 @@ from operations.views import submission_response
 
 from . import services
 from .access import may_create_bank, visible_bank, visible_banks
+from .memory_queries import memories_matching
 from .models import Bank, Memory
 from .serializers import (
     BankCreateSerializer,
@@ -100,16 +101,11 @@ class MemoryViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Memory]:
         bank = visible_bank(self.request, self.kwargs["bank_id"])
-        memories = Memory.objects.filter(bank=bank).select_related("bank")
         params = self.request.query_params
-        if params.get("q"):
-            memories = memories.filter(content__icontains=params["q"])
-        if params.get("document_id"):
-            memories = memories.filter(document_id=params["document_id"])
-        for tag in params.getlist("tag"):
-            # Tags are a JSON list; matching the quoted element works on SQLite and PostgreSQL.
-            memories = memories.filter(Q(tags__icontains=f'"{tag}"'))
-        return memories
+        return memories_matching(
+            bank, text=params.get("q"), document_id=params.get("document_id"),
+            tags=params.getlist("tag"), tags_match="all",
+        )
 
     def list(self, request: Request, bank_id: str) -> Response:
         page = paginate_newest_first(self.get_queryset(), request, f"memories:{bank_id}")

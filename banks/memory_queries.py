@@ -1,0 +1,57 @@
+"""Read queries over memories shared by the native and compatible memory listings and the
+compatible bank stats, so both surfaces filter the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Max, Q, QuerySet
+
+from .models import Bank, Memory
+
+
+def tags_condition(tags: list[str], match: str = "any") -> Q:
+    """Memories carrying any (``match="any"``) or all (``"all"``) of ``tags``."""
+    # Tags are a JSON list; matching the quoted element works on SQLite and PostgreSQL.
+    conditions = [Q(tags__icontains=f'"{tag}"') for tag in tags]
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = (combined & condition) if match == "all" else (combined | condition)
+    return combined
+
+
+def memories_matching(
+    bank: Bank,
+    *,
+    text: str | None = None,
+    document_id: str | None = None,
+    tags: list[str] | None = None,
+    tags_match: str = "all",
+) -> QuerySet[Memory]:
+    """The bank's memories, newest first, narrowed by a case-insensitive substring of the
+    content or context, a document id and tags."""
+    memories = Memory.objects.filter(bank=bank).select_related("bank")
+    if text:
+        memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
+    if document_id:
+        memories = memories.filter(document_id=document_id)
+    if tags:
+        memories = memories.filter(tags_condition(tags, tags_match))
+    return memories.order_by("-created_at", "-id")
+
+
+def document_count(bank: Bank) -> int:
+    return (
+        Memory.objects.filter(bank=bank, document_id__isnull=False)
+        .values("document_id").distinct().count()
+    )
+
+
+def last_writes(bank_pks: Iterable[int]) -> dict[int, datetime]:
+    """When each bank last had a memory stored (one grouped query for a page of banks)."""
+    rows = (
+        Memory.objects.filter(bank_id__in=list(bank_pks))
+        .values("bank_id").annotate(last=Max("created_at")).order_by()
+    )
+    return {row["bank_id"]: row["last"] for row in rows}
