@@ -19,6 +19,7 @@ from hindsight_project.compat_http import (
     query_int,
     query_list,
     query_str,
+    validated_body,
 )
 from operations.compat_serializers import CompatErrorSerializer, CompatValidationErrorSerializer
 from operations.exceptions import BankNotFound
@@ -98,7 +99,7 @@ class BankDetailView(CompatAPIView):
         """Upsert: a new bank gets ``name`` (default: its id) and ``mission`` (default ``""``);
         an existing one is updated with the fields given."""
         body = CompatBankUpsertSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        validated_body(body)
         if not may_create_bank(request, bank_id):
             raise BankNotFound(bank_id)
         fields = body.bank_fields()
@@ -116,7 +117,7 @@ class BankDetailView(CompatAPIView):
     def patch(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
         body = CompatBankUpsertSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        validated_body(body)
         services.update_bank(bank, **body.bank_fields())
         return Response(compat.bank_profile(bank))
 
@@ -201,9 +202,7 @@ class RecallView(CompatAPIView):
     )
     def post(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
-        body = CompatRecallRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(CompatRecallRequestSerializer(data=request.data))
         types = data.get("types")
         hits = []
         if not types or compat.FACT_TYPE in types:

@@ -89,6 +89,12 @@ def _error_type(detail: Any) -> str:
     return _ERROR_TYPES.get(code, code if code != "invalid" else "value_error")
 
 
+def _entry(detail: Any, loc: tuple) -> dict[str, Any]:
+    kind = _error_type(detail)
+    message = "Field required" if kind == "missing" else str(detail)
+    return {"type": kind, "loc": list(loc or ("body",)), "msg": message}
+
+
 def validation_entries(detail: Any, loc: tuple = ()) -> list[dict[str, Any]]:
     """Flatten DRF's nested error detail into upstream ``{"type", "loc", "msg"}`` entries."""
     if isinstance(detail, dict):
@@ -103,13 +109,12 @@ def validation_entries(detail: Any, loc: tuple = ()) -> list[dict[str, Any]]:
         return entries
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
-            return [{"type": _error_type(item), "loc": list(loc or ("body",)), "msg": str(item)}
-                    for item in detail]
+            return [_entry(item, loc) for item in detail]
         entries = []
         for index, item in enumerate(detail):
             entries.extend(validation_entries(item, (*loc, index)))
         return entries
-    return [{"type": _error_type(detail), "loc": list(loc or ("body",)), "msg": str(detail)}]
+    return [_entry(detail, loc)]
 
 
 def compat_message(exc: HindsightError) -> str:

@@ -7,8 +7,11 @@ handler renders that as the upstream 422 body with ``loc: ["query", name]``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -69,3 +72,11 @@ def query_str(request: Request, name: str) -> str | None:
 def query_list(request: Request, name: str) -> list[str]:
     """Repeated parameters (``?tags=a&tags=b``), empty values dropped."""
     return [value for value in request.query_params.getlist(name) if value != ""]
+
+
+def validated_body(serializer: Serializer) -> dict[str, Any]:
+    """The serializer's data, or a 422 locating each error in ``body`` (explicitly: a body field
+    may be called ``query``, which must not read as the query string)."""
+    if not serializer.is_valid():
+        raise ValidationError({"body": serializer.errors})
+    return serializer.validated_data

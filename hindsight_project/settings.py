@@ -192,6 +192,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Hindsight-compatible surface: its status vocabulary (processing, not_found) as named enums.
+    "ENUM_NAME_OVERRIDES": {
+        "CompatOperationStatusEnum": "operations.compat_serializers.COMPAT_STATUSES",
+        "CompatOperationStatusOrNotFoundEnum":
+            "operations.compat_serializers.COMPAT_STATUSES_OR_NOT_FOUND",
+    },
 }
 
 # --- Hindsight knobs ----------------------------------------------------------------------------

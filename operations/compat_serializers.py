@@ -11,7 +11,10 @@ from rest_framework import serializers
 
 from .compat import STATUS_TO_COMPAT
 
+# Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: two status vocabularies share the field
+# name "status" with the native operation object, and the schema must keep them apart.
 COMPAT_STATUSES = [*STATUS_TO_COMPAT.values()]
+COMPAT_STATUSES_OR_NOT_FOUND = [*COMPAT_STATUSES, "not_found"]
 
 
 class CompatOperationProgressSerializer(serializers.Serializer):
@@ -51,7 +54,7 @@ class CompatOperationsListSerializer(serializers.Serializer):
 
 class CompatOperationStatusSerializer(serializers.Serializer):
     operation_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=[*COMPAT_STATUSES, "not_found"])
+    status = serializers.ChoiceField(choices=COMPAT_STATUSES_OR_NOT_FOUND)
     operation_type = serializers.CharField(allow_null=True)
     id = serializers.CharField(allow_null=True)
     task_type = serializers.CharField(allow_null=True)
