@@ -38,7 +38,9 @@ def memories_matching(
         memories = memories.filter(document_id=document_id)
     if tags:
         memories = memories.filter(tags_condition(tags, tags_match))
-    return memories.order_by("-created_at", "-id")
+    # A chunk's memories share one created_at (stored in one statement); the item index keeps
+    # "newest first" meaning "last submitted first" inside it, and stable across pages.
+    return memories.order_by("-created_at", "-item_index", "-id")
 
 
 def document_count(bank: Bank) -> int:
