@@ -219,6 +219,13 @@ HINDSIGHT_MAX_WAIT_SECONDS = 60
 HINDSIGHT_RETENTION_DAYS = env_int("HINDSIGHT_RETENTION_DAYS", 30, minimum=1)
 HINDSIGHT_REQUIRE_AUTH = env_bool("HINDSIGHT_REQUIRE_AUTH", False)
 
+# --- Memory engine (issue 6): graph_update links --------------------------------------------------
+# Links kept per memory (top K by weight).
+HINDSIGHT_GRAPH_TOP_K = env_int("HINDSIGHT_GRAPH_TOP_K", 10, minimum=1)
+# Entities mentioned by more memories than this are too common to link on: every pair of their
+# memories would be a candidate (quadratic), and they say little about relatedness.
+HINDSIGHT_GRAPH_MAX_FANOUT = env_int("HINDSIGHT_GRAPH_MAX_FANOUT", 1000, minimum=2)
+
 # Django's own body limit must match ours, so an oversized body becomes our 413, not its 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HINDSIGHT_MAX_BODY_BYTES
 
@@ -228,6 +235,23 @@ HINDSIGHT_JOB_TIMEOUT = env_int("HINDSIGHT_JOB_TIMEOUT", 6 * 3600, minimum=1)
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": HINDSIGHT_JOB_TIMEOUT},
 }
+
+# --- Scale-out: RQ transport, heartbeat, reaper, outbox (issue 4) -------------------------------
+# RQ keeps a finished job's return value this long; the database holds the real result.
+HINDSIGHT_RQ_RESULT_TTL = env_int("HINDSIGHT_RQ_RESULT_TTL", 60, minimum=0)
+HINDSIGHT_RQ_FAILURE_TTL = env_int("HINDSIGHT_RQ_FAILURE_TTL", 24 * 3600, minimum=1)
+# Socket timeouts of the API side's Redis connection: a submit never hangs on a dead Redis,
+# it falls back to the outbox sweep.
+HINDSIGHT_REDIS_TIMEOUT = env_float("HINDSIGHT_REDIS_TIMEOUT", 3.0, minimum=0.1)
+# A running operation proves liveness this often even inside a slow chunk (<= STALE_AFTER / 3).
+HINDSIGHT_HEARTBEAT_INTERVAL = env_float(
+    "HINDSIGHT_HEARTBEAT_INTERVAL", min(5.0, HINDSIGHT_STALE_AFTER / 3), minimum=0.05
+)
+# A cancelled operation whose RQ job is still executing this long after the cancel gets RQ's
+# stop-job command (the worker normally stops by itself at its next chunk boundary).
+HINDSIGHT_CANCEL_GRACE = env_float("HINDSIGHT_CANCEL_GRACE", 10.0, minimum=0)
+# Extra modules that register job types (imported after the built-in ones; may replace one).
+HINDSIGHT_JOB_MODULES = env_list("HINDSIGHT_JOB_MODULES", [])
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

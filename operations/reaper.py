@@ -13,8 +13,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import transitions
-from .models import Operation
-from .states import OperationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +24,10 @@ class SweepOutcome:
     redispatched: list[str] = field(default_factory=list)
 
 
-def unclaimed_pending(grace: float, limit: int = 1000) -> list[str]:
-    """Pending operations older than ``grace`` seconds (by their last update)."""
-    cutoff = timezone.now() - timedelta(seconds=grace)
-    rows = Operation.objects.filter(status=OperationStatus.PENDING, updated_at__lt=cutoff)
-    return [str(pk) for pk in rows.order_by("created_at").values_list("pk", flat=True)[:limit]]
+def unclaimed_pending(grace: float, limit: int = 500) -> list[str]:
+    """Pending operations untouched for ``grace`` seconds, picked for re-dispatch (their grace
+    period restarts, see ``transitions.take_unclaimed``)."""
+    return transitions.take_unclaimed(timezone.now() - timedelta(seconds=grace), limit)
 
 
 def sweep(

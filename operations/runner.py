@@ -28,7 +28,8 @@ from django.db import transaction
 
 from . import transitions
 from .exceptions import JobFailed
-from .jobs import get_job
+from .heartbeat import beating
+from .jobs import Job, get_job
 from .models import Operation
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,12 @@ def run_operation(operation_id: object, worker_id: str | None = None) -> str | N
     job = get_job(operation.type)
     logger.info("running %s %s from %d/%d", operation.type, operation_id,
                 operation.progress, operation.total)
+    with beating(operation_id, worker_id):
+        return _run_claimed(operation, job, worker_id)
+
+
+def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
+    operation_id = operation.pk
     try:
         state = job.prepare(operation)
         progress = operation.progress

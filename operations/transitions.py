@@ -274,18 +274,51 @@ def requeue_lost(operation_id: object, worker_id: str, max_attempts: int) -> str
 
 
 def reap_stale(stale_after: float, max_attempts: int, now: datetime | None = None) -> ReapOutcome:
-    """Requeue or fail every running operation whose heartbeat is older than ``stale_after``."""
+    """Requeue or fail every running operation whose heartbeat is older than ``stale_after``.
+
+    Many sweepers run at once (every RQ worker, every API process). On PostgreSQL each one locks
+    the stale rows it picks with ``FOR UPDATE SKIP LOCKED``, so concurrent sweeps take disjoint
+    rows instead of queueing on each other; SQLite's IMMEDIATE transaction serialises them. The
+    update itself stays a compare-and-set on (status, worker, lost_count).
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=stale_after)
     outcome = ReapOutcome()
-    stale = Operation.objects.filter(status=S.RUNNING, heartbeat_at__lt=cutoff)
-    for pk, worker_id in stale.values_list("pk", "worker_id")[:1000]:
-        result = requeue_lost(pk, worker_id, max_attempts)
-        if result == S.PENDING:
-            outcome.requeued.append(str(pk))
-        elif result == S.FAILED:
-            outcome.failed.append(str(pk))
+    with transaction.atomic():
+        stale = list(
+            Operation.objects.select_for_update(skip_locked=True)
+            .filter(status=S.RUNNING, heartbeat_at__lt=cutoff)
+            .order_by("heartbeat_at")
+            .values_list("pk", "worker_id")[:500]
+        )
+        for pk, worker_id in stale:
+            result = requeue_lost(pk, worker_id, max_attempts)
+            if result == S.PENDING:
+                outcome.requeued.append(str(pk))
+            elif result == S.FAILED:
+                outcome.failed.append(str(pk))
     return outcome
+
+
+def take_unclaimed(older_than: datetime, limit: int = 500) -> list[str]:
+    """Pick pending operations last touched before ``older_than`` for re-dispatch (the outbox).
+
+    Touching ``updated_at`` of the picked rows (still only while ``pending``) restarts their
+    grace period, so the many sweepers do not all re-dispatch the same row on every pass; with
+    ``FOR UPDATE SKIP LOCKED`` two concurrent sweeps pick disjoint rows on PostgreSQL.
+    """
+    with transaction.atomic():
+        picked = list(
+            Operation.objects.select_for_update(skip_locked=True)
+            .filter(status=S.PENDING, updated_at__lt=older_than)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if picked:
+            Operation.objects.filter(pk__in=picked, status=S.PENDING).update(
+                updated_at=timezone.now()
+            )
+    return [str(pk) for pk in picked]
 
 
 def delete_terminal(operation_id: object, bank_pk: int | None = None) -> None:

@@ -14,6 +14,9 @@ from operations.jobs.batch_retain import BatchRetainJob
 from operations.states import OperationType
 from tests.factories import make_bank
 
+# Real redis-server and PostgreSQL fixtures (redis_url, postgres_url, ...), started on demand.
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture
 def api() -> APIClient:

@@ -1,0 +1,205 @@
+"""The RQ transport (``HINDSIGHT_EXECUTOR=rq``): any number of ``manage.py rqworker`` processes
+on any number of machines run operations; Redis only carries operation ids.
+
+- One RQ job per operation, RQ job id = operation id, dispatched on commit (see
+  ``executor.dispatch_on_commit``). The job function is ``perform_operation``, which calls the
+  same ``run_operation`` as the embedded executor. RQ's statuses never leave this module.
+- ``job_timeout`` is ``HINDSIGHT_JOB_TIMEOUT`` (RQ's 180 s default would kill real ingests);
+  results live in the database, so RQ keeps its own only ``HINDSIGHT_RQ_RESULT_TTL`` seconds.
+- If Redis is down at submit, dispatch fails, the row stays ``pending`` and the sweeper (in the
+  API process and in every worker) re-dispatches it once Redis answers: the outbox.
+- A cancelled operation whose RQ job still executes ``HINDSIGHT_CANCEL_GRACE`` seconds after the
+  cancel is stopped with RQ's stop-job command (it normally stops at its next chunk boundary).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+import django_rq
+import redis
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.worker import Worker
+
+from . import reaper
+from .models import Operation
+from .runner import run_operation
+from .states import OperationStatus
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "default"
+WORKER_PREFIX = "rq:"
+# RQ statuses meaning "already waiting in a queue": re-dispatching would only add a duplicate
+# entry (harmless, claims are CAS, but it wastes a fork).
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+# How far back the cancel fallback looks for cancelled operations still executing on a worker.
+_CANCEL_LOOKBACK = timedelta(hours=1)
+
+
+def rq_worker_id() -> str:
+    """Owner id written by a claim on an RQ work-horse (the forked process running the job)."""
+    return f"{WORKER_PREFIX}{socket.gethostname()}:{os.getpid()}"
+
+
+def perform_operation(operation_id: str) -> str | None:
+    """The RQ job: run one operation in this work-horse. Returns what the runner reports; the
+    database row, not this return value, is the result."""
+    close_old_connections()
+    try:
+        return run_operation(operation_id, rq_worker_id())
+    finally:
+        connections.close_all()
+
+
+class RQExecutor:
+    """Dispatches operations to RQ through django-rq's queue configuration (``RQ_QUEUES``)."""
+
+    name = "rq"
+
+    def __init__(self) -> None:
+        self._connection: redis.Redis | None = None
+        self._lock = threading.Lock()
+        self._sweeper: Sweeper | None = None
+
+    # -- transport ---------------------------------------------------------------------------
+    def connection(self) -> redis.Redis:
+        """A Redis client with short socket timeouts: a dead or unreachable Redis turns a
+        dispatch into a quick error (and the outbox sweep) instead of a hung request."""
+        with self._lock:
+            if self._connection is None:
+                timeout = settings.HINDSIGHT_REDIS_TIMEOUT
+                self._connection = redis.Redis.from_url(
+                    settings.RQ_QUEUES[QUEUE_NAME]["URL"],
+                    socket_connect_timeout=timeout,
+                    socket_timeout=timeout,
+                    health_check_interval=30,
+                )
+            return self._connection
+
+    def queue(self) -> Queue:
+        return django_rq.get_queue(
+            QUEUE_NAME,
+            connection=self.connection(),
+            default_timeout=settings.HINDSIGHT_JOB_TIMEOUT,
+            # We already dispatch on commit; the sweeper needs the enqueue to happen now so
+            # that a dead Redis raises here.
+            commit_mode="auto",
+        )
+
+    def dispatch(self, operation_id: str) -> None:
+        """Enqueue the operation's one RQ job (id = operation id) unless it is already waiting.
+
+        A job left ``started`` by a dead worker is enqueued again: the operation is pending in
+        the database, so nobody runs it. Raises on a Redis error; callers keep the row pending.
+        """
+        operation_id = str(operation_id)
+        queue = self.queue()
+        try:
+            status = Job.fetch(operation_id, connection=queue.connection).get_status(refresh=False)
+        except NoSuchJobError:
+            status = None
+        if status in _WAITING:
+            return
+        queue.enqueue(
+            perform_operation,
+            operation_id,
+            job_id=operation_id,
+            job_timeout=settings.HINDSIGHT_JOB_TIMEOUT,
+            result_ttl=settings.HINDSIGHT_RQ_RESULT_TTL,
+            failure_ttl=settings.HINDSIGHT_RQ_FAILURE_TTL,
+            description=f"hindsight operation {operation_id}",
+        )
+
+    # -- cancel fallback ---------------------------------------------------------------------
+    def stop_unacknowledged_cancels(self, grace: float | None = None) -> list[str]:
+        """Send RQ's stop-job command for cancelled operations whose job still executes
+        ``grace`` seconds after the cancel. The database state is already final; this only
+        frees a worker stuck inside one long chunk. Returns the ids it sent the command for."""
+        grace = settings.HINDSIGHT_CANCEL_GRACE if grace is None else grace
+        now = timezone.now()
+        candidates = Operation.objects.filter(
+            status=OperationStatus.CANCELLED,
+            worker_id__startswith=WORKER_PREFIX,
+            completed_at__lt=now - timedelta(seconds=grace),
+            completed_at__gte=now - _CANCEL_LOOKBACK,
+        ).values_list("pk", flat=True)[:200]
+        stopped = []
+        connection = self.connection()
+        for pk in candidates:
+            job_id = str(pk)
+            try:
+                job = Job.fetch(job_id, connection=connection)
+                if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
+                    continue
+                send_stop_job_command(connection, job_id)
+            except (NoSuchJobError, InvalidJobOperation):
+                continue
+            logger.warning("operation %s: cancelled %.0fs ago but still executing on %s; "
+                           "sent stop-job", job_id, grace, job.worker_name)
+            stopped.append(job_id)
+        return stopped
+
+    # -- lifecycle and health ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start this process's sweeper (reaper + outbox + cancel fallback) once."""
+        with self._lock:
+            if self._sweeper is not None:
+                return
+            self._sweeper = Sweeper(self, name="hindsight-rq-sweeper")
+        self._sweeper.start()
+
+    def health(self) -> dict:
+        try:
+            connection = self.connection()
+            connection.ping()
+            queued = self.queue().count
+            workers = Worker.count(connection=connection)
+        except redis.RedisError as exc:
+            return {"status": "error", "type": self.name, "redis": "unavailable",
+                    "error": f"{type(exc).__name__}: {exc}"}
+        return {"status": "ok", "type": self.name, "redis": "connected", "queued": queued,
+                "workers": workers}
+
+
+class Sweeper(threading.Thread):
+    """The periodic liveness pass of one process: reap stale running operations, re-dispatch
+    unclaimed pending ones, stop cancelled jobs that did not stop. It needs only the database
+    to notice a dead worker; Redis only to dispatch (a Redis outage is retried next pass)."""
+
+    def __init__(self, executor: RQExecutor, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.executor = executor
+        self.passes = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sweep_once()
+            self._stop_event.wait(settings.HINDSIGHT_SWEEP_INTERVAL)
+
+    def sweep_once(self) -> None:
+        try:
+            close_old_connections()
+            reaper.sweep(self.executor.dispatch)
+            self.executor.stop_unacknowledged_cancels()
+        except redis.RedisError as exc:
+            logger.warning("sweep: Redis unavailable (%s); will try again", exc)
+        except Exception:
+            logger.exception("sweep failed; will try again")
+        finally:
+            connections.close_all()
+            self.passes += 1
+
+    def stop(self) -> None:
+        self._stop_event.set()

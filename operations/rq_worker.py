@@ -1,0 +1,25 @@
+"""The RQ worker class for operations: ``manage.py rqworker --worker-class
+operations.rq_worker.HindsightWorker``.
+
+It is RQ's forking worker plus our sweeper thread, which runs a liveness pass at worker start and
+every ``HINDSIGHT_SWEEP_INTERVAL`` seconds: every worker reaps operations whose heartbeat went
+stale, so a dead worker is noticed by any survivor within ``HINDSIGHT_STALE_AFTER`` -- not after
+RQ's own maintenance interval, and by the API process's sweeper even when no worker is alive.
+"""
+
+from __future__ import annotations
+
+from rq.worker import Worker
+
+from .rq_executor import RQExecutor, Sweeper
+
+
+class HindsightWorker(Worker):
+    def work(self, *args: object, **kwargs: object) -> bool:
+        # Started in the parent worker only; a forked work-horse has no copy of this thread.
+        sweeper = Sweeper(RQExecutor(), name=f"hindsight-sweeper-{self.name}")
+        sweeper.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            sweeper.stop()

@@ -1,0 +1,62 @@
+"""Deployments for the scale-out tests, each a set of real processes (see ``stack.py``).
+
+Module-scoped: starting a stack (migrations, gunicorn, workers) takes a few seconds, so the
+tests of one module share it and each test uses its own bank."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.scale.stack import Stack
+from tests.servers import PostgresCluster, RedisServer
+
+STACK_ENV = {
+    # Fault injection for the failure tests; identical to batch_retain for ordinary items.
+    "HINDSIGHT_JOB_MODULES": "tests.scale.faulty_jobs",
+    "HINDSIGHT_CHUNK_SIZE": "10",
+    "HINDSIGHT_MAX_ATTEMPTS": "4",
+}
+
+
+def start_stack(kind: str, cluster: PostgresCluster | None) -> tuple[Stack, RedisServer | None]:
+    redis = None
+    database_url = None
+    if kind == "rq":
+        # Its own redis-server: tests stop and restart it.
+        redis = RedisServer()
+        redis.start()
+        assert cluster is not None
+        database_url = cluster.create_database(f"stack_{uuid.uuid4().hex[:10]}")
+    stack = Stack(kind, redis=redis, database_url=database_url, env=STACK_ENV)
+    try:
+        stack.start(workers=2)
+    except BaseException:
+        print(stack.logs())
+        stack.close()
+        if redis is not None:
+            redis.close()
+        raise
+    return stack, redis
+
+
+@pytest.fixture(scope="module")
+def rq_stack(postgres_cluster) -> Iterator[Stack]:
+    stack, redis = start_stack("rq", postgres_cluster)
+    yield stack
+    stack.close()
+    redis.close()
+
+
+@pytest.fixture(scope="module")
+def embedded_stack() -> Iterator[Stack]:
+    stack, _ = start_stack("embedded", None)
+    yield stack
+    stack.close()
+
+
+@pytest.fixture
+def bank_id() -> str:
+    return f"bank-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,34 @@
+"""Fault injection for the scale-out tests, loaded into worker processes through the generic
+``HINDSIGHT_JOB_MODULES`` setting. It replaces ``batch_retain`` with a subclass that behaves
+identically except for items whose metadata asks for a fault:
+
+- ``{"fault": "kill"}``: the process running the chunk SIGKILLs itself (a poison pill);
+- ``{"fault": "hang"}``: the chunk sleeps for an hour (a worker that never acknowledges a cancel);
+- ``{"fault": "slow:<seconds>"}``: the item takes that long (a batch long enough to act mid-run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from operations.jobs import register
+from operations.jobs.base import ChunkOutcome
+from operations.jobs.batch_retain import BatchRetainJob
+
+
+class FaultInjectingBatchRetain(BatchRetainJob):
+    def process_chunk(self, operation, state, start, limit, deadline) -> ChunkOutcome:
+        for item in state[start : min(start + limit, len(state))]:
+            fault = (item.get("metadata") or {}).get("fault", "")
+            if fault == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif fault == "hang":
+                time.sleep(3600)
+            elif fault.startswith("slow:"):
+                time.sleep(float(fault.split(":", 1)[1]))
+        return super().process_chunk(operation, state, start, limit, deadline)
+
+
+register(FaultInjectingBatchRetain())

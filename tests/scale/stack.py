@@ -1,0 +1,242 @@
+"""A whole deployment as real processes: the API on gunicorn, plus (scale-out) RQ workers,
+redis-server and a PostgreSQL database. The scale-out tests and benchmarks drive it over HTTP
+exactly like users do, and kill its processes like a failing machine would.
+
+Two shapes, the two ways to run the product (DESIGN.md §2):
+- ``embedded``: SQLite file + the executor thread pool inside the gunicorn process;
+- ``rq``: PostgreSQL + Redis + ``manage.py rqworker --worker-class HindsightWorker`` processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.servers import RedisServer, free_port, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_CLASS = "operations.rq_worker.HindsightWorker"
+
+# Small liveness timings so failures are detected in seconds, not the production 30 s.
+FAST_LIVENESS = {
+    "HINDSIGHT_STALE_AFTER": "2",
+    "HINDSIGHT_HEARTBEAT_INTERVAL": "0.5",
+    "HINDSIGHT_SWEEP_INTERVAL": "0.5",
+    "HINDSIGHT_DISPATCH_GRACE": "1",
+    "HINDSIGHT_CANCEL_GRACE": "1",
+}
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (from /proc; no extra dependency)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Format: pid (comm) state ppid ...; comm may contain spaces, so split after ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, step: float = 0.1,
+               what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except httpx.HTTPError as exc:  # server restarting: keep polling
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(step)
+    raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
+
+
+class Stack:
+    """Processes of one deployment; ``close()`` stops every process it started."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        redis: RedisServer | None = None,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        assert kind in ("embedded", "rq")
+        self.kind = kind
+        self.redis = redis
+        self.dir = Path(tempfile.mkdtemp(prefix=f"hindsight-stack-{kind}-"))
+        self.port = free_port()
+        self.server: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self._logs: list[Path] = []
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "hindsight_project.settings",
+            "HINDSIGHT_DATA_DIR": str(self.dir),
+            "DATABASE_URL": database_url or f"sqlite:///{self.dir / 'hindsight.sqlite3'}",
+            "HINDSIGHT_EXECUTOR": kind,
+            "LOG_LEVEL": "INFO",
+            **FAST_LIVENESS,
+            **(env or {}),
+        }
+        if redis is not None:
+            self.env["REDIS_URL"] = redis.url
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30.0)
+
+    # -- processes ----------------------------------------------------------------------------
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log_path = self.dir / log_name
+        self._logs.append(log_path)
+        log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        # Own session = own process group: killing it takes the RQ work-horse down too, like a
+        # machine dying.
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def migrate(self) -> None:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
+                       env=self.env, check=True, capture_output=True, timeout=180)
+
+    def start_server(self) -> None:
+        self.server = self._spawn(
+            [sys.executable, "-m", "gunicorn", "hindsight_project.wsgi:application",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--worker-class", "gthread",
+             "--threads", "8", "--timeout", "120", "--graceful-timeout", "5"],
+            f"server-{len(self._logs)}.log",
+        )
+        wait_until(self._live, timeout=60, what="API server up")
+
+    def _live(self) -> bool:
+        if self.server is not None and self.server.poll() is not None:
+            raise RuntimeError(f"API server exited:\n{self.logs()}")
+        try:
+            return self.client.get("/health/live", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill_server(self) -> None:
+        """SIGKILL the API process group (for embedded: the executor threads die with it)."""
+        assert self.server is not None
+        os.killpg(self.server.pid, signal.SIGKILL)
+        self.server.wait(timeout=15)
+        self.server = None
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = self._spawn(
+            [sys.executable, "manage.py", "rqworker", "--worker-class", WORKER_CLASS, "default"],
+            f"worker-{len(self._logs)}.log",
+        )
+        self.workers.append(worker)
+        return worker
+
+    def kill_worker(self, worker: subprocess.Popen) -> None:
+        """SIGKILL a worker and its work-horse at once, like a machine dying: no cleanup code of
+        either runs. (RQ puts the horse in its own process group, hence two kills.)"""
+        horses = children(worker.pid)
+        os.killpg(worker.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        worker.wait(timeout=15)
+        self.workers.remove(worker)
+
+    def busy_workers(self) -> list[subprocess.Popen]:
+        """Workers that have a work-horse (are executing a job) right now."""
+        return [worker for worker in self.workers if children(worker.pid)]
+
+    def ensure_workers(self, count: int) -> None:
+        for worker in [w for w in self.workers if w.poll() is not None]:
+            self.workers.remove(worker)
+        while len(self.workers) < count:
+            self.start_worker()
+        while len(self.workers) > count:
+            worker = self.workers.pop()
+            stop_process(worker)
+
+    def start(self, workers: int = 2) -> Stack:
+        self.migrate()
+        self.start_server()
+        for _ in range(workers if self.kind == "rq" else 0):
+            self.start_worker()
+        return self
+
+    def close(self) -> None:
+        for worker in list(self.workers):
+            stop_process(worker)
+        self.workers.clear()
+        if self.server is not None:
+            stop_process(self.server)
+            self.server = None
+        self.client.close()
+
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
+            for path in self._logs if path.exists()
+        )
+
+    # -- API helpers --------------------------------------------------------------------------
+    def retain_async(self, bank_id: str, contents: list[dict], **extra: Any) -> dict:
+        response = self.client.post(f"/api/banks/{bank_id}/memories/",
+                                    json={"contents": contents, "async": True, **extra})
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def operation(self, bank_id: str, operation_id: str) -> dict:
+        response = self.client.get(f"/api/banks/{bank_id}/operations/{operation_id}/")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_status(self, bank_id: str, operation_id: str, statuses: set[str],
+                    timeout: float = 90.0) -> dict:
+        def reached() -> dict | None:
+            op = self.operation(bank_id, operation_id)
+            return op if op["status"] in statuses else None
+
+        try:
+            return wait_until(reached, timeout=timeout, step=0.1,
+                              what=f"operation {operation_id} in {sorted(statuses)}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
+
+    def wait_progress(self, bank_id: str, operation_id: str, at_least: int,
+                      timeout: float = 90.0) -> dict:
+        return wait_until(
+            lambda: (op := self.operation(bank_id, operation_id))["progress"] >= at_least and op,
+            timeout=timeout, step=0.05, what=f"progress >= {at_least}",
+        )
+
+    def memory_count(self, bank_id: str) -> int:
+        response = self.client.get(f"/api/banks/{bank_id}/")
+        assert response.status_code == 200, response.text
+        return response.json()["memory_count"]
+
+
+def contents(n: int, prefix: str = "memory", size: int = 0, **metadata: str) -> list[dict]:
+    """``n`` retain items; ``metadata`` (e.g. ``fault="slow:0.01"``) goes on every item."""
+    pad = "x" * size
+    return [
+        {"content": f"{prefix} {i} {pad}".strip(), **({"metadata": metadata} if metadata else {})}
+        for i in range(n)
+    ]
