@@ -21,7 +21,7 @@ from operations.exceptions import InvalidInput
 from operations.states import ACTIVE, OperationStatus
 
 from .models import Bank, Memory
-from .recall import RecallHit
+from .recall import CHARS_PER_TOKEN, RecallHit
 
 # We keep no disposition; upstream's neutral midpoint is what every bank reports.
 DEFAULT_DISPOSITION = {"skepticism": 3, "literalism": 3, "empathy": 3}
@@ -76,7 +76,8 @@ def _entities(value: Any) -> tuple[list[dict] | None, list[ErrorDetail] | None]:
         and isinstance(e.get("type"), str | None) for e in value
     ):
         return None, _error("Input should be a list of {'text': str, 'type': str | null}")
-    return [{"text": e["text"], "type": e.get("type")} for e in value], None
+    return [{"text": e["text"], **({"type": e["type"]} if e.get("type") else {})}
+            for e in value], None
 
 
 def _item(raw: Any, document_tags: list[str]) -> tuple[dict | None, dict | None]:
@@ -219,9 +220,9 @@ def bank_stats(bank: Bank, stats: dict, documents: int, links: int = 0) -> dict[
         "total_links": links,
         "total_documents": documents,
         "nodes_by_fact_type": {FACT_TYPE: memories} if memories else {},
-        "links_by_link_type": {},
-        "links_by_fact_type": {},
-        "links_breakdown": {},
+        "links_by_link_type": {"entity": links} if links else {},
+        "links_by_fact_type": {FACT_TYPE: links} if links else {},
+        "links_breakdown": {FACT_TYPE: {"entity": links}} if links else {},
         "pending_operations": sum(by_status.get(status, 0) for status in ACTIVE),
         "failed_operations": by_status.get(OperationStatus.FAILED, 0),
         "operations_by_status": {compat_status(s): n for s, n in by_status.items()},
@@ -277,3 +278,17 @@ def recall_result(hit: RecallHit, entity_names: list[str] | None = None) -> dict
         "scores": {"final": hit.score, "keyword": hit.score, "semantic": None, "reranker": None},
         "attachments": None,
     }
+
+
+def entities_budget(details: dict[str, dict], max_tokens: int | None) -> dict[str, dict]:
+    """Keep entities, in the order given, while their names and observations fit in
+    ``max_tokens`` (~4 characters a token, as for recall results); the first always stays."""
+    budget = (max_tokens or 500) * CHARS_PER_TOKEN
+    kept: dict[str, dict] = {}
+    used = 0
+    for name, detail in details.items():
+        used += len(name) + sum(len(o["text"]) for o in detail["observations"])
+        if used > budget and kept:
+            break
+        kept[name] = detail
+    return kept

@@ -41,7 +41,8 @@ from .compat_serializers import (
     CompatRetainRequestSerializer,
     CompatRetainResponseSerializer,
 )
-from .memory_queries import document_count, last_writes, memories_matching
+from .entities import entity_details, entity_names_for
+from .memory_queries import document_count, last_writes, link_count, memories_matching
 from .recall import recall
 from .views import wait_until_terminal
 
@@ -152,7 +153,7 @@ class BankStatsView(CompatAPIView):
     def get(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
         stats = services.bank_stats([bank.pk])[bank.pk]
-        return Response(compat.bank_stats(bank, stats, document_count(bank)))
+        return Response(compat.bank_stats(bank, stats, document_count(bank), link_count(bank)))
 
 
 class RetainView(CompatAPIView):
@@ -216,14 +217,21 @@ class RecallView(CompatAPIView):
         floors = data.get("min_scores") or {}
         floor = max((floors.get(k) or 0.0) for k in ("final", "keyword")) if floors else 0.0
         hits = [hit for hit in hits if hit.score >= floor]
+        names = entity_names_for([hit.memory.pk for hit in hits])
+        entities = None
+        include_entities = (data.get("include") or {}).get("entities")
+        if include_entities is not None:
+            mentioned = dict.fromkeys(name for hit in hits for name in names[hit.memory.pk])
+            entities = compat.entities_budget(entity_details(bank, mentioned),
+                                              include_entities.get("max_tokens"))
         trace = None
         if data.get("trace"):
             trace = {"backend": "banks.recall", "budget": data.get("budget") or "mid",
                      "results": len(hits)}
         return Response({
-            "results": [compat.recall_result(hit) for hit in hits],
+            "results": [compat.recall_result(hit, names[hit.memory.pk]) for hit in hits],
             "trace": trace,
-            "entities": None,
+            "entities": entities,
             "chunks": None,
             "source_facts": None,
             "source_facts_truncated": None,
@@ -239,6 +247,7 @@ class MemoryListView(CompatAPIView):
             _query("document_id", str, "only this document's memories"),
             _query("tags", str, "repeat for several", many=True),
             _query("tags_match", str, "any (default), all, any_strict, all_strict, exact"),
+            _query("entity_id", str, "only memories linked to this entity"),
             _query("type", str, "fact type; every memory here is 'world'"),
             _query("state", str, "valid (every memory here) or invalidated"),
             _query("limit", int, f"default 100, capped at {MAX_PAGE}"),
@@ -257,13 +266,15 @@ class MemoryListView(CompatAPIView):
             document_id=query_str(request, "document_id"),
             tags=query_list(request, "tags"),
             tags_match=TAGS_MATCH.get(tags_match, "any"),
+            entity_id=query_str(request, "entity_id"),
         )
         fact_type, state = query_str(request, "type"), query_str(request, "state")
         if (fact_type and fact_type != compat.FACT_TYPE) or (state and state != "valid"):
             memories = memories.none()
         page = list(memories[offset : offset + limit])
+        names = entity_names_for([memory.pk for memory in page])
         return Response({
-            "items": [compat.memory_list_item(memory) for memory in page],
+            "items": [compat.memory_list_item(memory, names[memory.pk]) for memory in page],
             "total": memories.count(),
             "limit": limit,
             "offset": offset,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Max, Q, QuerySet
 
-from .models import Bank, Memory
+from .models import Bank, Memory, MemoryLink
 
 
 def tags_condition(tags: list[str], match: str = "any") -> Q:
@@ -28,9 +28,10 @@ def memories_matching(
     document_id: str | None = None,
     tags: list[str] | None = None,
     tags_match: str = "all",
+    entity_id: str | None = None,
 ) -> QuerySet[Memory]:
     """The bank's memories, newest first, narrowed by a case-insensitive substring of the
-    content or context, a document id and tags."""
+    content or context, a document id, tags and an entity they mention (stored links)."""
     memories = Memory.objects.filter(bank=bank).select_related("bank")
     if text:
         memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
@@ -38,6 +39,10 @@ def memories_matching(
         memories = memories.filter(document_id=document_id)
     if tags:
         memories = memories.filter(tags_condition(tags, tags_match))
+    if entity_id is not None:
+        if not entity_id.isdigit():
+            return memories.none()  # entity ids are integers; any other id names no entity
+        memories = memories.filter(entity_links__entity_id=int(entity_id))
     # A chunk's memories share one created_at (stored in one statement); the item index keeps
     # "newest first" meaning "last submitted first" inside it, and stable across pages.
     return memories.order_by("-created_at", "-item_index", "-id")
@@ -57,3 +62,8 @@ def last_writes(bank_pks: Iterable[int]) -> dict[int, datetime]:
         .values("bank_id").annotate(last=Max("created_at")).order_by()
     )
     return {row["bank_id"]: row["last"] for row in rows}
+
+
+def link_count(bank: Bank) -> int:
+    """Links ``graph_update`` wrote between the bank's memories."""
+    return MemoryLink.objects.filter(bank=bank).count()

@@ -10,8 +10,10 @@ import pytest
 from hindsight_client_api.exceptions import ApiException
 from hindsight_client_api.models.create_bank_request import CreateBankRequest
 
-from banks.models import Bank, Memory
+from banks.models import Bank, Memory, MemoryLink
 from operations.models import Operation
+from operations.states import OperationType
+from operations.submission import submit
 from tests.compat.conftest import op_status, run, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -135,3 +137,14 @@ def test_bank_id_with_a_slash_round_trips_through_every_route(hindsight):
     assert [b.bank_id for b in run(hindsight.banks.list_banks()).banks] == [bank_id]
     assert hindsight.delete_bank(bank_id).deleted_count == 1
     assert not Bank.objects.exists()
+
+
+def test_agent_stats_count_the_links_graph_update_wrote(hindsight):
+    hindsight.retain_batch("demo", [{"content": "Alice met Bob"}, {"content": "Bob met Alice"},
+                                    {"content": "Carol stayed home"}])
+    op = submit(Bank.objects.get(bank_id="demo"), OperationType.GRAPH_UPDATE, {}).operation
+    wait_for(lambda: op_status(hindsight, "demo", str(op.pk)).status == "completed")
+    stats = run(hindsight.banks.get_agent_stats("demo"))
+    links = MemoryLink.objects.filter(bank__bank_id="demo").count()
+    assert links > 0
+    assert (stats.total_links, stats.links_by_link_type) == (links, {"entity": links})

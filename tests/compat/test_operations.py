@@ -15,6 +15,8 @@ from banks.models import Memory
 from operations import transitions
 from operations.executor import get_executor
 from operations.models import Operation
+from operations.states import OperationType
+from operations.submission import submit
 from tests.compat.conftest import op_status, run, wait_for
 from tests.conftest import wait_idle
 from tests.factories import make_bank, submit_retain
@@ -220,3 +222,18 @@ def test_delete_operation_is_409_while_active_and_removes_it_once_terminal(
     with pytest.raises(ApiException) as caught:
         run(hindsight.operations.delete_operation("demo", str(op.pk)))
     assert caught.value.status == 404
+
+
+def test_memory_engine_operations_carry_their_upstream_type_names(hindsight, undispatched):
+    bank = make_bank("demo")
+    observations = submit(bank, OperationType.REGENERATE_OBSERVATIONS, {}, dispatch=False)
+    graph = submit(bank, OperationType.GRAPH_UPDATE, {}, dispatch=False)
+    consolidation = run(hindsight.operations.list_operations("demo", type="consolidation"))
+    assert [(o.id, o.task_type) for o in consolidation.operations] == [
+        (str(observations.operation.pk), "consolidation")]
+    maintenance = run(hindsight.operations.list_operations("demo", type="graph_maintenance"))
+    assert [o.id for o in maintenance.operations] == [str(graph.operation.pk)]
+    status = op_status(hindsight, "demo", str(graph.operation.pk))
+    assert (status.operation_type, status.task_type) == ("graph_maintenance", "graph_maintenance")
+    upstream_only = run(hindsight.operations.list_operations("demo", type="webhook_delivery"))
+    assert upstream_only.total == 0

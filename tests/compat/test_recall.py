@@ -7,7 +7,10 @@ import json
 import pytest
 from hindsight_client_api.exceptions import ApiException
 
-from tests.compat.conftest import run
+from banks.models import Bank, Entity
+from operations.states import OperationType
+from operations.submission import submit
+from tests.compat.conftest import op_status, run, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,6 +42,7 @@ def test_recall_with_the_clients_defaults_ranks_the_best_match_first(facts):
         "world", "d1", {"source": "chat"}, "breakfast talk")
     assert first.tags == ["alice", "drinks"]
     assert first.mentioned_at is not None
+    assert first.entities == ["Alice"]
     assert (answer.entities, answer.chunks, answer.trace) == (None, None, None)
 
 
@@ -89,7 +93,7 @@ def test_list_memories_pages_newest_first(facts):
     assert [m.text for m in page.items] == [FACTS[2]["content"], FACTS[1]["content"]]
     row = page.items[0]
     assert (row.fact_type, row.state, row.context, row.var_date, row.entities) == (
-        "world", "valid", "", "", "")
+        "world", "valid", "", "", "Bob")
 
 
 def test_list_memories_filters_by_search_document_and_tags(facts):
@@ -110,3 +114,28 @@ def test_list_memories_of_unknown_bank_is_404(hindsight):
     with pytest.raises(ApiException) as caught:
         run(hindsight.memory.list_memories("nobody"))
     assert caught.value.status == 404
+
+
+def test_recall_includes_entities_with_their_observations_when_asked(facts):
+    facts.retain("demo", "Alice met Bob Jones in New York")
+    # Observations come from a regenerate_observations run ("consolidation" on this surface).
+    op = submit(Bank.objects.get(bank_id="demo"), OperationType.REGENERATE_OBSERVATIONS, {})
+    wait_for(lambda: op_status(facts, "demo", str(op.operation.pk)).status == "completed")
+
+    answer = facts.recall("demo", "Alice tea", include_entities=True)
+    assert "Alice" in answer.entities
+    alice = answer.entities["Alice"]
+    assert alice.canonical_name == "Alice"
+    assert alice.entity_id == str(Entity.objects.get(bank__bank_id="demo", name="alice").pk)
+    assert len(alice.observations) == 1 and "Alice" in alice.observations[0].text
+    assert all(name in answer.entities for r in answer.results for name in r.entities)
+
+
+def test_list_memories_names_entities_and_filters_by_entity_id(facts):
+    facts.retain("demo", "Alice met Bob Jones in New York")
+    row = facts.list_memories("demo", search_query="New York").items[0]
+    assert row.entities == "Alice, Bob Jones, New York"
+    bob = Entity.objects.get(bank__bank_id="demo", name="bob")
+    mentioning_bob = facts.list_memories("demo", entity_id=str(bob.pk))
+    assert [m.text for m in mentioning_bob.items] == ["Bob prefers black coffee"]
+    assert facts.list_memories("demo", entity_id="not-an-entity").total == 0
