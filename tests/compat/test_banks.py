@@ -148,3 +148,11 @@ def test_agent_stats_count_the_links_graph_update_wrote(hindsight):
     links = MemoryLink.objects.filter(bank__bank_id="demo").count()
     assert links > 0
     assert (stats.total_links, stats.links_by_link_type) == (links, {"entity": links})
+
+
+def test_liveness_and_health_through_the_client(hindsight, settings):
+    live = run(hindsight.monitoring.get_liveness())
+    assert (live.status, live.version) == ("alive", settings.HINDSIGHT_VERSION)
+    assert live.uptime_seconds >= 0
+    health = run(hindsight.monitoring.health_endpoint_health_get())
+    assert (health["status"], health["database"]) == ("healthy", "connected")
