@@ -16,7 +16,7 @@ from hindsight_project.compat_http import query_error
 
 from .exceptions import InvalidOperationId
 from .jobs import get_job
-from .models import Operation
+from .models import Operation, OperationItemFailure
 from .states import OperationStatus, OperationType, is_terminal
 
 STATUS_TO_COMPAT: dict[str, str] = {
@@ -103,21 +103,20 @@ def operation_row(operation: Operation) -> dict[str, Any]:
 
 
 def result_metadata(operation: Operation) -> dict[str, Any]:
-    """Counts always; once terminal, the job's result with id lists replaced by their counts
-    (a 10,000-item retain would otherwise return 10,000 ids on every poll)."""
+    """Counts, the failed units (index and error) and, once terminal, the job's summary.
+
+    Never the job's full result: for a 10,000-item retain that is 10,000 memory ids, loaded on
+    every poll only to be counted (the native detail endpoint has them)."""
+    failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
     metadata: dict[str, Any] = {
         "items_count": operation.total,
         "processed": operation.progress,
         "memory_ids_count": operation.progress - operation.failed_items_count,
         "failed_items_count": operation.failed_items_count,
-        "failed_items": [],
+        "failed_items": [{"index": f.index, "error": f.error} for f in failures],
     }
     if is_terminal(operation.status):
-        for key, value in get_job(operation.type).result(operation).items():
-            if key == "memory_ids":
-                metadata["memory_ids_count"] = len(value)
-            else:
-                metadata[key] = value
+        metadata.update(get_job(operation.type).summary(operation))
     return metadata
 
 
