@@ -9,6 +9,7 @@ the request when synchronous, exactly like the native retain), recall through
 
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -77,7 +78,7 @@ class BankListView(CompatAPIView):
         offset = query_int(request, "offset", 0, minimum=0)
         banks = visible_banks(request).order_by("bank_id")
         if text := query_str(request, "q"):
-            banks = banks.filter(bank_id__icontains=text) | banks.filter(name__icontains=text)
+            banks = banks.filter(Q(bank_id__icontains=text) | Q(name__icontains=text))
         page = list(banks[offset : offset + limit])
         stats = services.bank_stats([bank.pk for bank in page])
         writes = last_writes(bank.pk for bank in page)

@@ -9,6 +9,9 @@ import pytest
 
 from banks.models import Memory
 from operations import transitions
+from operations.runner import run_operation
+from operations.states import OperationType
+from operations.submission import submit
 from tests.factories import make_bank, submit_retain
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +123,6 @@ def test_operation_status_emits_every_key_with_the_compatible_vocabulary(api):
 
 def test_cancel_of_completed_operation_is_409_with_the_upstream_message(api):
     op = submit_retain(make_bank("demo"), 2)
-    from operations.runner import run_operation
     run_operation(op.pk)
     response = api.delete(f"{BASE}/demo/operations/{op.pk}")
     assert response.status_code == 409
@@ -183,3 +185,18 @@ def test_openapi_schema_lists_both_surfaces_with_their_components(api):
     assert "processing" in components[row_ref.rsplit("/", 1)[1]]["enum"]
     assert "running" not in components[row_ref.rsplit("/", 1)[1]]["enum"]
     assert "Operation" in components  # the native operation object is still there
+
+
+def test_completed_status_lists_failed_items_and_counts_without_memory_ids(api):
+    contents = [{"content": "fine"}, {"content": "  "}, {"content": "also fine"}]
+    op = submit(make_bank("demo"), OperationType.BATCH_RETAIN, {"contents": contents},
+                dispatch=False).operation
+    run_operation(op.pk)
+    body = api.get(f"{BASE}/demo/operations/{op.pk}").json()
+    assert body["status"] == "completed"
+    metadata = body["result_metadata"]
+    assert (metadata["items_count"], metadata["memory_ids_count"],
+            metadata["failed_items_count"]) == (3, 2, 1)
+    assert metadata["failed_items"] == [{"index": 1, "error": "content must not be empty"}]
+    assert "memory_ids" not in metadata
+    assert body["progress"]["detail"] == {"failed_items": 1}
