@@ -12,19 +12,21 @@ from hindsight_client import Hindsight
 from hindsight_client_api.exceptions import ApiException
 
 from banks.models import Bank
+from hindsight_project.compat_http import CompatAPIView
 from tests.compat.conftest import run
+from tests.compat.scoped_keys import KeyRequired, ScopedKeyAuthentication
 from tests.factories import make_bank, submit_retain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def scoped_keys(settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_AUTHENTICATION_CLASSES": ["tests.compat.scoped_keys.ScopedKeyAuthentication"],
-        "DEFAULT_PERMISSION_CLASSES": ["tests.compat.scoped_keys.KeyRequired"],
-    }
+def scoped_keys(settings, monkeypatch):
+    # DRF copies DEFAULT_AUTHENTICATION/PERMISSION_CLASSES onto APIView when it is imported, so
+    # a settings override would not reach already-imported views: set the policies on the base
+    # view of the compatible surface instead (every compat view inherits them from it).
+    monkeypatch.setattr(CompatAPIView, "authentication_classes", [ScopedKeyAuthentication])
+    monkeypatch.setattr(CompatAPIView, "permission_classes", [KeyRequired])
     settings.HINDSIGHT_DISPATCH_GRACE = 3600
     make_bank("alpha")
     secret = make_bank("beta")
