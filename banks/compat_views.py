@@ -9,6 +9,8 @@ the request when synchronous, exactly like the native retain), recall through
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -23,10 +25,12 @@ from hindsight_project.compat_http import (
     validated_body,
 )
 from operations.compat_serializers import CompatErrorSerializer, CompatValidationErrorSerializer
-from operations.exceptions import BankNotFound
+from operations.exceptions import BankNotFound, IdempotencyConflict, OperationNotFound
+from operations.models import Operation
 from operations.runner import run_operation
+from operations.services import get_operation
 from operations.states import OperationStatus, OperationType, is_terminal
-from operations.submission import submit
+from operations.submission import Submission, submit
 
 from . import compat, services
 from .access import may_create_bank, visible_bank, visible_banks
@@ -44,6 +48,7 @@ from .compat_serializers import (
 )
 from .entities import entity_details, entity_names_for
 from .memory_queries import document_count, last_writes, link_count, memories_matching
+from .models import Bank
 from .recall import recall
 from .views import wait_until_terminal
 
@@ -157,6 +162,19 @@ class BankStatsView(CompatAPIView):
         return Response(compat.bank_stats(bank, stats, document_count(bank), link_count(bank)))
 
 
+def replayed_retain(bank: Bank, operation_id: uuid.UUID) -> Operation:
+    """Upstream replays an ``operation_id`` this bank already used for a retain whatever the
+    body (a client retry may rebuild items with fresh timestamps), where the native API answers
+    409 for a different body; another bank's or another type's id stays a 409."""
+    try:
+        operation = get_operation(bank, operation_id)
+    except OperationNotFound:
+        raise IdempotencyConflict(operation_id) from None
+    if operation.type != OperationType.BATCH_RETAIN:
+        raise IdempotencyConflict(operation_id)
+    return operation
+
+
 class RetainView(CompatAPIView):
     @extend_schema(
         operation_id="compat_retain_memories",
@@ -180,6 +198,8 @@ class RetainView(CompatAPIView):
                             body.operation_id, dispatch=body.run_async)
         except ValidationError as exc:
             raise compat.native_errors_as_items(exc) from None
+        except IdempotencyConflict:
+            result = Submission(replayed_retain(bank, body.operation_id), created=False)
         operation = result.operation
         if body.run_async:
             return Response(compat.retain_response(bank, operation.total, True, operation.pk))

@@ -12,6 +12,8 @@ from hindsight_client_api.exceptions import ApiException
 
 from banks.models import Bank, Memory
 from operations.models import Operation
+from operations.states import OperationType
+from operations.submission import submit
 from tests.compat.conftest import op_status, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,3 +123,24 @@ def test_text_content_blocks_are_joined_into_one_memory(hindsight):
     hindsight.retain("demo", [{"type": "text", "text": "first line"},
                               {"type": "text", "text": "second line"}])
     assert Memory.objects.get().content == "first line\nsecond line"
+
+
+def test_operation_id_reused_by_this_bank_with_other_items_replays_the_original(hindsight):
+    op_id = str(uuid.uuid4())
+    hindsight.retain_batch("demo", [{"content": "first"}, {"content": "second"}],
+                           retain_async=True, operation_id=op_id)
+    wait_for(lambda: op_status(hindsight, "demo", op_id).status == "completed")
+    again = hindsight.retain_batch("demo", [{"content": "rebuilt on retry"}],
+                                   retain_async=True, operation_id=op_id)
+    assert (again.operation_id, again.items_count) == (op_id, 2)
+    assert sorted(Memory.objects.values_list("content", flat=True)) == ["first", "second"]
+
+
+def test_operation_id_of_another_operation_type_is_409(hindsight):
+    bank = Bank.objects.create(bank_id="demo", name="demo")
+    other = submit(bank, OperationType.GRAPH_UPDATE, {}, dispatch=False).operation
+    with pytest.raises(ApiException) as caught:
+        hindsight.retain("demo", "Alice", retain_async=True, operation_id=str(other.pk))
+    assert caught.value.status == 409
+    assert json.loads(caught.value.body) == {
+        "detail": f"operation_id {other.pk} is already in use"}
