@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from hindsight_project.compat_http import (
     CompatAPIView,
+    query_error,
     query_int,
     query_list,
     query_str,
@@ -281,12 +282,14 @@ class MemoryListView(CompatAPIView):
         limit = min(query_int(request, "limit", 100, minimum=0), MAX_PAGE)
         offset = query_int(request, "offset", 0, minimum=0)
         tags_match = query_str(request, "tags_match") or "any"
+        if tags_match not in TAGS_MATCH:
+            raise query_error("tags_match", f"Input should be one of {', '.join(TAGS_MATCH)}")
         memories = memories_matching(
             bank,
             text=query_str(request, "q"),
             document_id=query_str(request, "document_id"),
             tags=query_list(request, "tags"),
-            tags_match=TAGS_MATCH.get(tags_match, "any"),
+            tags_match=TAGS_MATCH[tags_match],
             entity_id=query_str(request, "entity_id"),
         )
         fact_type, state = query_str(request, "type"), query_str(request, "state")

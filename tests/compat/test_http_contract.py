@@ -200,3 +200,10 @@ def test_completed_status_lists_failed_items_and_counts_without_memory_ids(api):
     assert metadata["failed_items"] == [{"index": 1, "error": "content must not be empty"}]
     assert "memory_ids" not in metadata
     assert body["progress"]["detail"] == {"failed_items": 1}
+
+
+def test_list_memories_with_an_unknown_tags_match_is_422(api):
+    make_bank("demo")
+    response = api.get(f"{BASE}/demo/memories/list?tags=a&tags_match=some")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "tags_match"]
