@@ -21,3 +21,7 @@ urlpatterns = [
     # Hindsight-compatible API (API.md §2), for the official hindsight-client.
     path("v1/default/", include("hindsight_project.compat_urls")),
 ]
+
+# Security (issue 9): JSON, not Django's HTML pages, for unmatched URLs and crashes.
+handler404 = "hindsight_project.http_errors.not_found"
+handler500 = "hindsight_project.http_errors.server_error"
