@@ -31,6 +31,12 @@ class TestWhenRequired:
         revoke_key(issued.api_key.prefix)
         assert api.get("/api/banks/").status_code == 200
 
+    def test_compatible_surface_requires_the_key_too(self, api, bank, key_a):
+        response = api.get("/v1/default/banks")
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == "Bearer"
+        assert client_with(key_a).get("/v1/default/banks").status_code == 200
+
     def test_health_and_version_stay_public(self, api, key_a):
         assert api.get("/health/live").status_code == 200
         assert api.get("/version").status_code == 200

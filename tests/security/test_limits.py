@@ -102,6 +102,14 @@ class TestThrottling:
         assert api.get("/api/banks/").status_code == 200
         assert api.get("/api/banks/").status_code == 429
 
+    def test_compatible_surface_is_throttled_per_key_too(self, bank, api_a, settings):
+        settings.HINDSIGHT_THROTTLE_RATE = "1/min"
+        assert api_a.get("/v1/default/banks").status_code == 200
+        response = api_a.get("/v1/default/banks")
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) > 0
+        assert "detail" in response.json()
+
     def test_empty_rate_disables_throttling(self, api, bank, settings):
         settings.HINDSIGHT_ANON_THROTTLE_RATE = ""
         for _ in range(30):
