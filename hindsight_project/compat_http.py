@@ -14,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from .pagination import MAX_OFFSET
+
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -40,6 +42,8 @@ def query_int(
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
+    # Unbounded integers reach LIMIT/OFFSET and overflow the database's 64-bit integers (500).
+    maximum = MAX_OFFSET if maximum is None else maximum
     try:
         value = int(raw)
     except ValueError:

@@ -21,6 +21,9 @@ from rest_framework.request import Request
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Far beyond any real list, far below the 64-bit LIMIT/OFFSET of SQLite and PostgreSQL: a larger
+# offset was a 500 ("datatype mismatch"), found by schemathesis (issue 9).
+MAX_OFFSET = 1_000_000_000
 _SALT = "hindsight.pagination.cursor"
 
 
@@ -54,6 +57,10 @@ def parse_offset(request: Request) -> int:
     offset = _parse_int(request, "offset", 0)
     if offset < 0:
         raise ValidationError({"offset": ["Ensure this value is greater than or equal to 0."]})
+    if offset > MAX_OFFSET:
+        raise ValidationError(
+            {"offset": [f"Ensure this value is less than or equal to {MAX_OFFSET}."]}
+        )
     return offset
 
 

@@ -97,6 +97,8 @@ class Stack:
             "DATABASE_URL": database_url or f"sqlite:///{self.dir / 'hindsight.sqlite3'}",
             "HINDSIGHT_EXECUTOR": kind,
             "LOG_LEVEL": "INFO",
+            # With DEBUG off the server refuses the built-in default key (issue 9).
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "scale-stack-" + "k" * 40,
             **FAST_LIVENESS,
             **(env or {}),
         }
