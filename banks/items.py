@@ -32,6 +32,29 @@ def parse_timestamp(value: str) -> datetime:
     return parsed
 
 
+# JSON may carry lone surrogates ("\\ud800") that no database can store as UTF-8: a 400 naming
+# the field, instead of a failure deep inside the job (issue 9, found by hypothesis).
+_NOT_UNICODE = ["Must be valid Unicode (no unpaired surrogate code points)."]
+
+
+def _encodable(text: str) -> bool:
+    # isascii() is a C-speed scan that settles almost every string; encode only the rest.
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _too_many_bytes(text: str, limit: int) -> bool:
+    # Characters bound bytes from below (and from above, x4): encode only when inconclusive.
+    return len(text) > limit or (
+        len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+    )
+
+
 def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
     if not isinstance(item, dict):
         return {"non_field_errors": ["Expected an object with a 'content' string."]}
@@ -39,18 +62,20 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
     content = item.get("content")
     if not isinstance(content, str):
         errors["content"] = ["This field is required and must be a string."]
-    elif len(content) > max_bytes or (
-        len(content) * 4 > max_bytes and len(content.encode("utf-8", "surrogatepass")) > max_bytes
-    ):
+    elif _too_many_bytes(content, max_bytes):
         raise LimitExceeded(
             "HINDSIGHT_MAX_CONTENT_BYTES",
             max_bytes,
             f"item content is larger than HINDSIGHT_MAX_CONTENT_BYTES ({max_bytes} bytes)",
         )
+    elif not _encodable(content):
+        errors["content"] = _NOT_UNICODE
     for name in _OPTIONAL_TEXT:
         value = item.get(name)
         if value is not None and not isinstance(value, str):
             errors[name] = ["Must be a string or null."]
+        elif value and not _encodable(value):
+            errors[name] = _NOT_UNICODE
     timestamp = item.get("timestamp")
     if timestamp is not None and timestamp != "unset":
         try:
@@ -66,68 +91,38 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
     ):
         errors["metadata"] = ["Must be an object mapping strings to strings."]
     elif metadata:
-        check_metadata_size(metadata)
+        # One joined string: a C-level size bound and Unicode check for all keys and values.
+        joined = "".join(metadata) + "".join(metadata.values())
+        limit = settings.HINDSIGHT_MAX_METADATA_BYTES
+        if _too_many_bytes(joined, limit):
+            raise LimitExceeded(
+                "HINDSIGHT_MAX_METADATA_BYTES", limit,
+                f"item metadata is larger than HINDSIGHT_MAX_METADATA_BYTES ({limit} bytes)",
+            )
+        if not _encodable(joined):
+            errors["metadata"] = _NOT_UNICODE
     tags = item.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         errors["tags"] = ["Must be a list of strings."]
-    elif tags and len(tags) > settings.HINDSIGHT_MAX_TAGS:
-        raise LimitExceeded(
-            "HINDSIGHT_MAX_TAGS", settings.HINDSIGHT_MAX_TAGS,
-            f"{len(tags)} tags on one item is more than HINDSIGHT_MAX_TAGS "
-            f"({settings.HINDSIGHT_MAX_TAGS})",
-        )
+    elif tags:
+        if len(tags) > settings.HINDSIGHT_MAX_TAGS:
+            raise LimitExceeded(
+                "HINDSIGHT_MAX_TAGS", settings.HINDSIGHT_MAX_TAGS,
+                f"{len(tags)} tags on one item is more than HINDSIGHT_MAX_TAGS "
+                f"({settings.HINDSIGHT_MAX_TAGS})",
+            )
+        if not _encodable("".join(tags)):
+            errors["tags"] = _NOT_UNICODE
     entities = item.get("entities")
     if entities is not None and not _valid_entities(entities):
         errors["entities"] = [
             'Must be a list of {"text": non-empty string, "type"?: string} objects.'
         ]
-    if not errors:
-        errors.update(unencodable_fields(item))
+    elif entities and not _encodable(
+        "".join(e["text"] + (e.get("type") or "") for e in entities)
+    ):
+        errors["entities"] = _NOT_UNICODE
     return errors or None
-
-
-def check_metadata_size(metadata: dict[str, str]) -> None:
-    """``LimitExceeded`` (413) when keys + values exceed ``HINDSIGHT_MAX_METADATA_BYTES``."""
-    limit = settings.HINDSIGHT_MAX_METADATA_BYTES
-    # Characters bound bytes from below; encode only when the cheap bound is inconclusive.
-    size = sum(len(k) + len(v) for k, v in metadata.items())
-    if size > limit or (size * 4 > limit and sum(
-        len(k.encode("utf-8", "surrogatepass")) + len(v.encode("utf-8", "surrogatepass"))
-        for k, v in metadata.items()) > limit):
-        raise LimitExceeded(
-            "HINDSIGHT_MAX_METADATA_BYTES", limit,
-            f"item metadata is larger than HINDSIGHT_MAX_METADATA_BYTES ({limit} bytes)",
-        )
-
-
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def unencodable_fields(item: dict) -> dict[str, list[str]]:
-    """JSON may carry lone surrogates (``"\\ud800"``) that no database can store as UTF-8: a
-    400 naming the field, instead of a failure deep inside the job."""
-    message = ["Must be valid Unicode (no unpaired surrogate code points)."]
-    errors = {}
-    for name in ("content", *_OPTIONAL_TEXT):
-        value = item.get(name)
-        if isinstance(value, str) and not _encodable(value):
-            errors[name] = message
-    metadata = item.get("metadata") or {}
-    if not all(_encodable(k) and _encodable(v) for k, v in metadata.items()):
-        errors["metadata"] = message
-    if not all(_encodable(t) for t in item.get("tags") or []):
-        errors["tags"] = message
-    entities = item.get("entities") or []
-    if not all(_encodable(e["text"]) and _encodable(e.get("type") or "") for e in entities):
-        errors["entities"] = message
-    return errors
 
 
 def _valid_entities(entities: Any) -> bool:
