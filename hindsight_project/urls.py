@@ -19,3 +19,6 @@ urlpatterns = [
     path("v1/version", health.version, name="v1-version"),
     path("admin/", admin.site.urls),
 ]
+
+# --- Scale-out: django-rq's queue/worker dashboard, staff only (its views require staff) -------
+urlpatterns += [path("django-rq/", include("django_rq.urls"))]

@@ -114,9 +114,14 @@ class Stack:
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
+    def manage(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """Run a management command against this deployment's database and Redis."""
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                              env={**self.env, **env}, check=True, capture_output=True,
+                              text=True, timeout=180)
+
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
-                       env=self.env, check=True, capture_output=True, timeout=180)
+        self.manage("migrate", "--noinput", "-v0")
 
     def start_server(self) -> None:
         self.server = self._spawn(

@@ -5,8 +5,10 @@ final state with each item stored exactly once."""
 
 from __future__ import annotations
 
+import re
 import time
 
+import httpx
 import pytest
 import redis
 from rq.job import Job
@@ -160,3 +162,23 @@ def test_chunk_slower_than_stale_after_is_not_reaped_while_its_worker_lives(stac
     assert done["status"] == "completed"
     assert done["attempt"] == 1  # the heartbeat thread kept it alive: never taken over
     assert_stored_exactly_once(stack, bank_id, done, 10)
+
+
+def test_django_rq_dashboard_is_served_to_staff_only(stack):
+    anonymous = stack.client.get("/django-rq/")
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous.headers["location"]
+
+    stack.manage("createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.com",
+                 DJANGO_SUPERUSER_PASSWORD="correct horse battery")
+    with httpx.Client(base_url=str(stack.client.base_url), timeout=30) as browser:
+        login_page = browser.get("/admin/login/", params={"next": "/django-rq/"})
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)[1]
+        dashboard = browser.post(
+            "/admin/login/?next=/django-rq/",
+            data={"csrfmiddlewaretoken": token, "username": "ops",
+                  "password": "correct horse battery", "next": "/django-rq/"},
+            follow_redirects=True,
+        )
+    assert dashboard.status_code == 200
+    assert str(dashboard.url).endswith("/django-rq/")
+    assert "default" in dashboard.text and "Workers" in dashboard.text
