@@ -7,7 +7,7 @@ PORT ?= 8888
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps migrate bench clean
+.PHONY: run test lint system-deps migrate bench clean run-scale
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ run: migrate
 	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
 		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
 		--timeout 120 --graceful-timeout 30 --access-logfile -
+
+# Scale-out on one machine, for trying it: local redis-server (port REDIS_PORT, default 6380),
+# PostgreSQL via DATABASE_URL or the SQLite file, the API and WORKERS (2) RQ workers.
+# Production layout: docs/scale-out.md.
+run-scale: $(STAMP)
+	PORT=$(PORT) HOST=$(HOST) VENV=$(VENV) ./scripts/run-scale.sh
 
 # Debian packages the suite starts for real: redis-server, PostgreSQL, chromium.
 system-deps:
