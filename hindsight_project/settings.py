@@ -141,6 +141,7 @@ except ValueError as exc:
 
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _db["ENGINE"] = "hindsight_project.sqlite_backend"  # adds a fair write gate; see there
     _db["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
         # two writers queue on the busy timeout instead of failing with "database is locked"
@@ -155,12 +156,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests need a real file (threads of the embedded executor share it), not :memory:.
     _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test_" + Path(_db["NAME"]).name))}
 DATABASES = {"default": _db}
-DATABASE_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+DATABASE_IS_SQLITE = _db["ENGINE"] == "hindsight_project.sqlite_backend"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Static, i18n -------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

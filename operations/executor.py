@@ -125,6 +125,11 @@ class EmbeddedExecutor:
                 connections.close_all()
             self._stop.wait(settings.HINDSIGHT_SWEEP_INTERVAL)
 
+    def stop(self, wait: bool = True) -> None:
+        """Stop sweeping and let running operations finish their current run."""
+        self._stop.set()
+        self._pool.shutdown(wait=wait)
+
     def idle(self) -> bool:
         with self._lock:
             return not self._in_flight

@@ -7,6 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from banks.serializers import ParsedJSONField
+
 from .exceptions import LimitExceeded
 from .jobs import get_job
 from .models import Operation
@@ -55,7 +57,7 @@ class SubmitOperationSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=OperationType.choices)
     operation_id = serializers.UUIDField(required=False, allow_null=True)
     # Checked by the job's own fast validator (no per-item serializer overhead).
-    contents = serializers.JSONField(required=False)
+    contents = ParsedJSONField(required=False)
     entities = serializers.ListField(required=False, child=serializers.CharField())
 
 

@@ -33,7 +33,10 @@ def _cas(operation_id: object, to: str, from_states: Iterable[str], **changes: o
     query = Operation.objects.filter(pk=operation_id, status__in=allowed)
     if extra is not None:
         query = query.filter(extra)
-    return query.update(status=to, updated_at=timezone.now(), **changes)
+    # In a transaction so that on SQLite it queues fairly behind running chunks (see
+    # hindsight_project.sqlite_backend); a no-op wrapper on PostgreSQL.
+    with transaction.atomic():
+        return query.update(status=to, updated_at=timezone.now(), **changes)
 
 
 def _current_status(operation_id: object, bank_pk: int | None = None) -> str:
@@ -94,7 +97,8 @@ def commit_progress(
 def heartbeat(operation_id: object, worker_id: str) -> bool:
     """Prove liveness inside a slow chunk. Leaves ``updated_at`` alone so that long-polling
     clients are not woken by a heartbeat that changed nothing they can see."""
-    return bool(_owned(operation_id, worker_id).update(heartbeat_at=timezone.now()))
+    with transaction.atomic():
+        return bool(_owned(operation_id, worker_id).update(heartbeat_at=timezone.now()))
 
 
 def complete(

@@ -154,7 +154,10 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         data = OperationSerializer(operation, context={"full_result": True}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=BulkCancelSerializer, responses=BulkCancelResultSerializer)
+    @extend_schema(
+        request=BulkCancelSerializer, responses=BulkCancelResultSerializer,
+        operation_id="banks_operations_bulk_cancel",
+    )
     @action(detail=False, methods=["post"], url_path="cancel")
     def bulk_cancel(self, request: Request, bank_id: str) -> Response:
         body = BulkCancelSerializer(data=request.data)

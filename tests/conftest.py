@@ -9,6 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from operations.executor import get_executor
+from operations.jobs import get_job, register
+from operations.jobs.batch_retain import BatchRetainJob
+from operations.states import OperationType
 from tests.factories import make_bank
 
 # Real redis-server and PostgreSQL fixtures (redis_url, postgres_url, ...), started on demand.
@@ -46,8 +49,23 @@ def _drain_executor():
     wait_idle()
 
 
+class SlowBatchRetain(BatchRetainJob):
+    """batch_retain whose chunks take at least ``delay`` seconds, like real slow work would."""
+
+    delay = 0.01
+
+    def process_chunk(self, operation, state, start, limit, deadline):
+        outcome = super().process_chunk(operation, state, start, limit, deadline)
+        time.sleep(self.delay)
+        return outcome
+
+
 @pytest.fixture
 def slow_chunks(settings):
-    """Tiny chunks so a few-thousand-item batch takes seconds: long enough to act mid-run."""
-    settings.HINDSIGHT_CHUNK_SIZE = 3
-    return settings
+    """Chunks of 10 items taking >= 10 ms each: a 3,000-item batch runs for seconds, long
+    enough to cancel, kill or observe it mid-run on a loaded machine."""
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(SlowBatchRetain())
+    yield settings
+    register(original)

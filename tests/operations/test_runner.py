@@ -16,7 +16,7 @@ from django.db import transaction
 from banks.models import Memory
 from operations import transitions
 from operations.exceptions import InvalidTransition
-from operations.executor import get_executor
+from operations.executor import EmbeddedExecutor, get_executor
 from operations.jobs import get_job
 from operations.models import Operation, OperationItemFailure
 from operations.runner import run_operation
@@ -90,8 +90,11 @@ def test_cancelled_pending_operation_never_starts(bank):
 def test_nothing_is_committed_after_cancel_of_running_operation(bank, slow_chunks):
     op = submit_retain(bank, 3000, dispatch=True)
     wait_for(lambda: reload(op).progress >= 30)
+    started = time.monotonic()
     cancelled = cancel_operation(bank, op.pk)
     assert cancelled.status == S.CANCELLED
+    # The cancel queues fairly behind at most one chunk, never behind the whole operation.
+    assert time.monotonic() - started < 1.0
     at_cancel = memories_of(op)
     for _ in range(30):  # sample for ~3 s: the count never grows again
         time.sleep(0.1)
@@ -200,3 +203,14 @@ def test_failed_items_are_never_duplicated_on_resume(bank, settings):
     op = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents}, dispatch=False).operation
     run_operation(op.pk)
     assert OperationItemFailure.objects.filter(operation=op).count() == 1
+
+
+def test_new_executor_runs_pending_operations_left_by_a_previous_process(bank):
+    ops = [submit_retain(bank, 30) for _ in range(3)]  # written, never dispatched
+    executor = EmbeddedExecutor(workers=1)
+    executor.start()
+    for op in ops:
+        wait_for(lambda op=op: reload(op).status == S.COMPLETED)
+        assert_exactly_once(op, 30)
+    executor.stop()
+    assert executor.idle()
