@@ -186,7 +186,22 @@ class Sweeper(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.is_set():
             self.sweep_once()
-            self._stop_event.wait(settings.HINDSIGHT_SWEEP_INTERVAL)
+            self._stop_event.wait(self.next_wait())
+
+    @staticmethod
+    def next_wait() -> float:
+        """A sweep interval, or less when a running operation goes stale sooner (woken just
+        after it does; concurrent sweepers then split the rows with SKIP LOCKED)."""
+        interval = settings.HINDSIGHT_SWEEP_INTERVAL
+        try:
+            due = reaper.seconds_until_stale()
+        except Exception:
+            return interval
+        finally:
+            connections.close_all()
+        if due is None:
+            return interval
+        return max(0.2, min(interval, due + 0.05))
 
     def sweep_once(self) -> None:
         try:
