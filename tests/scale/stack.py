@@ -80,6 +80,7 @@ class Stack:
         redis: RedisServer | None = None,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        fast_liveness: bool = True,
     ) -> None:
         assert kind in ("embedded", "rq")
         self.kind = kind
@@ -97,7 +98,7 @@ class Stack:
             "DATABASE_URL": database_url or f"sqlite:///{self.dir / 'hindsight.sqlite3'}",
             "HINDSIGHT_EXECUTOR": kind,
             "LOG_LEVEL": "INFO",
-            **FAST_LIVENESS,
+            **(FAST_LIVENESS if fast_liveness else {}),
             **(env or {}),
         }
         if redis is not None:
