@@ -182,3 +182,19 @@ def test_django_rq_dashboard_is_served_to_staff_only(stack):
     assert dashboard.status_code == 200
     assert str(dashboard.url).endswith("/django-rq/")
     assert "default" in dashboard.text and "Workers" in dashboard.text
+
+
+def test_dead_worker_is_noticed_with_no_rq_worker_alive_and_resumed_by_a_new_one(stack, bank_id):
+    """RQ itself needs a live worker's maintenance to notice a dead one; our reaper needs only
+    the database (here: the API process's sweeper)."""
+    op = stack.retain_async(bank_id, contents(300, fault="slow:0.02"))  # ~6 s of work
+    op_id = op["operation_id"]
+    stack.wait_progress(bank_id, op_id, at_least=40)
+    for worker in list(stack.workers):  # every worker, busy or not
+        stack.kill_worker(worker)
+    requeued = stack.wait_status(bank_id, op_id, {"pending"}, timeout=30)
+    assert requeued["progress"] >= 40  # committed progress is kept
+    stack.start_worker()
+    done = stack.wait_status(bank_id, op_id, {"completed", "failed"}, timeout=90)
+    assert (done["status"], done["attempt"]) == ("completed", 2)
+    assert_stored_exactly_once(stack, bank_id, done, 300)
