@@ -95,7 +95,14 @@ def store_memories(memories: list[Memory]) -> None:
             memory.created_at = now
         rows.append([convert(getattr(memory, attname)) for attname, convert in converters])
     with connection.cursor() as cursor:
-        cursor.executemany(_memory_insert_sql(), rows)
+        if connection.vendor == "postgresql":
+            # COPY streams the whole chunk in one round trip: several times faster than one
+            # INSERT per row, and faster than multi-row INSERTs (bench/ingest_rq.py).
+            with cursor.copy(_memory_copy_sql()) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_memory_insert_sql(), rows)
 
 
 def _identity(value: object) -> object:
@@ -134,6 +141,12 @@ def _memory_insert_sql() -> str:
     columns = ", ".join(qn(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {qn(Memory._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+
+def _memory_copy_sql() -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(field.column) for field in Memory._meta.concrete_fields)
+    return f"COPY {qn(Memory._meta.db_table)} ({columns}) FROM STDIN"
 
 
 def bank_stats(bank_pks: list[int]) -> dict[int, dict]:

@@ -36,6 +36,9 @@ def make_items(n: int, size: int, prefix: str = "Document") -> list[dict]:
             for i in range(n)]
 
 
+PHASES: list[tuple] = []
+
+
 def ingest(stack: Stack, bank_id: str, batches: list[list[dict]]) -> float:
     """POST every batch (async), then wait for all to complete; seconds from first POST."""
     started = time.monotonic()
@@ -48,12 +51,14 @@ def ingest(stack: Stack, bank_id: str, batches: list[list[dict]]) -> float:
         )
         response.raise_for_status()
         urls.append(response.headers["Location"])
+    posted = time.monotonic() - started
     pending = set(urls)
     while pending:
         for url in list(pending):
             op = stack.client.get(url).json()
             if op["status"] == "completed":
                 pending.discard(url)
+                PHASES.append((posted, op["created_at"], op["started_at"], op["completed_at"]))
             elif op["status"] in ("failed", "cancelled"):
                 raise SystemExit(f"operation ended {op['status']}: {op}")
         time.sleep(0.05)
@@ -154,6 +159,9 @@ def main() -> None:
         cluster.close()
 
     n = args.items
+    for posted, created, started, completed in PHASES:
+        print(f"  phases: POST(s) {posted:.2f} s; created {created} started {started} "
+              f"completed {completed}")
     rate = lambda seconds: f"{n / seconds:,.0f} items/s"  # noqa: E731
     print(f"items: {n} x ~{args.size} B on RQ + PostgreSQL 15 (fsync on), 2 workers")
     print(f"one operation of {n}:          {one_op:6.2f} s = {rate(one_op)}")
