@@ -1,0 +1,170 @@
+"""``hindsight``: the command line of the native API (see docs/cli.md).
+
+Exit codes: 0 success; ``watch``: 1 failed, 2 cancelled, 130 interrupted; 3 the server
+refused the request (4xx/5xx); 4 the server cannot be reached; 5 bad local input (files, the
+server URL); argparse's own 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from . import commands
+from .client import DEFAULT_URL, APIError, HindsightClient, InvalidServerURL, ServerUnreachable
+from .inputs import InputError
+from .render import Output
+
+EXIT_API_ERROR = 3
+EXIT_UNREACHABLE = 4
+EXIT_INPUT = 5
+EXIT_INTERRUPTED = 130
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def common_options(defaults: bool) -> argparse.ArgumentParser:
+    """``--url``, ``--api-key``, ``--json`` are accepted before or after the command; only the
+    top level sets defaults, so a subcommand never overwrites a value given earlier."""
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--url", help=f"server URL (env HINDSIGHT_API_URL, default {DEFAULT_URL})",
+                        **({"default": None} if defaults else keep))
+    parser.add_argument("--api-key", help="API key sent as a Bearer token (env HINDSIGHT_API_KEY)",
+                        **({"default": None} if defaults else keep))
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable JSON on stdout, nothing else",
+                        **({"default": False} if defaults else keep))
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options(defaults=False)
+    parser = argparse.ArgumentParser(
+        prog="hindsight", parents=[common_options(defaults=True)],
+        description="Long-term memory banks and their background operations.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(group, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        cmd = group.add_parser(name, parents=[common], help=help_text, description=help_text)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    cmd = command(sub, "retain", commands.retain, "store memories (text, stdin or files)")
+    cmd.add_argument("bank")
+    cmd.add_argument("text", nargs="?", help="the memory text; '-' reads stdin")
+    cmd.add_argument("--files", nargs="+", default=[], metavar="PATH_OR_GLOB",
+                     help="each file is one item, its path the document id")
+    cmd.add_argument("--async", dest="async_", action="store_true",
+                     help="run in the background: print operation ids at once")
+    cmd.add_argument("--context")
+    cmd.add_argument("--document-id")
+    cmd.add_argument("--tag", action="append", default=[], help="repeat for several tags")
+    cmd.add_argument("--batch-size", type=positive_int, default=0,
+                     help="items per request (default: HINDSIGHT_MAX_BATCH_ITEMS or 10000)")
+
+    ops = sub.add_parser("operations", help="list, get, watch, cancel, retry operations")
+    ops_sub = ops.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cmd = command(ops_sub, "list", commands.operations_list, "list operations, newest first")
+    cmd.add_argument("bank")
+    cmd.add_argument("--status", action="append", help="pending|running|completed|failed|"
+                     "cancelled; repeat or comma-separate")
+    cmd.add_argument("--type", action="append", help="batch_retain|regenerate_observations|"
+                     "graph_update")
+    cmd.add_argument("--limit", type=positive_int, default=20)
+    cmd.add_argument("--offset", type=positive_int, default=0)
+    for name, handler, text in (
+        ("get", commands.operations_get, "show one operation"),
+        ("retry", commands.operations_retry, "re-run a failed or cancelled operation"),
+    ):
+        cmd = command(ops_sub, name, handler, text)
+        cmd.add_argument("bank")
+        cmd.add_argument("operation")
+    cmd = command(ops_sub, "watch", commands.operations_watch,
+                  "live progress until the end (exit 0 completed, 1 failed, 2 cancelled)")
+    cmd.add_argument("bank")
+    target = cmd.add_mutually_exclusive_group(required=True)
+    target.add_argument("operation", nargs="?")
+    target.add_argument("--all", action="store_true", help="every pending/running operation")
+    cmd = command(ops_sub, "cancel", commands.operations_cancel, "cancel an operation")
+    cmd.add_argument("bank")
+    target = cmd.add_mutually_exclusive_group(required=True)
+    target.add_argument("operation", nargs="?")
+    target.add_argument("--all-pending", action="store_true",
+                        help="cancel every pending operation of the bank")
+
+    banks = sub.add_parser("banks", help="list, create, delete banks")
+    banks_sub = banks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    command(banks_sub, "list", commands.banks_list, "list banks")
+    cmd = command(banks_sub, "create", commands.banks_create, "create a bank")
+    cmd.add_argument("bank")
+    cmd.add_argument("--name")
+    cmd = command(banks_sub, "delete", commands.banks_delete,
+                  "delete a bank with its memories and operations")
+    cmd.add_argument("bank")
+
+    cmd = command(sub, "recall", commands.recall, "memories ranked by relevance to a query")
+    cmd.add_argument("bank")
+    cmd.add_argument("query")
+    cmd.add_argument("--limit", type=positive_int, default=10)
+    return parser
+
+
+def describe(exc: APIError) -> str:
+    """One line per HTTP error, saying what to do about it where we know."""
+    code, detail = exc.status_code, exc.detail
+    if code == 401:
+        return f"401 unauthorized: {detail} (pass --api-key or set HINDSIGHT_API_KEY)"
+    if code == 404:
+        return f"404 not found: {detail}"
+    if code == 409:
+        status = exc.current_status
+        return f"409 conflict: {detail}" + (f" (current status: {status})" if status else "")
+    if code == 413:
+        limit, maximum = exc.body.get("limit"), exc.body.get("max")
+        where = f" (limit {limit}" + (f" = {maximum}" if maximum is not None else "") + ")"
+        return f"413 too large: {detail}" + (where if limit else "")
+    if code in (400, 422):
+        return f"{code} invalid request: {detail}"
+    return f"{code} from the server: {detail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Output(json_mode=args.json)
+    url = args.url or os.environ.get("HINDSIGHT_API_URL") or DEFAULT_URL
+    try:
+        with HindsightClient(url, args.api_key) as client:
+            return args.handler(client, args, out)
+    except ServerUnreachable as exc:
+        out.error(f"cannot reach the Hindsight server at {exc.url} ({exc.reason}); "
+                  "check --url or HINDSIGHT_API_URL")
+        return EXIT_UNREACHABLE
+    except APIError as exc:
+        out.error(describe(exc))
+        return EXIT_API_ERROR
+    except (InputError, InvalidServerURL) as exc:
+        out.error(str(exc))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        out.note("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `hindsight ... | head`: the reader left; not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
