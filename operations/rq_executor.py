@@ -44,8 +44,9 @@ WORKER_PREFIX = "rq:"
 # RQ statuses meaning "already waiting in a queue": re-dispatching would only add a duplicate
 # entry (harmless, claims are CAS, but it wastes a fork).
 _WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
-# How far back the cancel fallback looks for cancelled operations still executing on a worker.
-_CANCEL_LOOKBACK = timedelta(hours=1)
+# How long after a cancel the fallback keeps checking whether the job still executes (one Redis
+# read per such operation per sweep); a job stopped once is never looked at again.
+_CANCEL_LOOKBACK = timedelta(minutes=10)
 
 
 def _pid_namespace() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,6 +196,7 @@ class Stack:
             stop_process(self.server)
             self.server = None
         self.client.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def logs(self, tail: int = 3000) -> str:
         return "\n".join(
