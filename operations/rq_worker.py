@@ -1,5 +1,5 @@
-"""The RQ worker class for operations: ``manage.py rqworker --worker-class
-operations.rq_worker.HindsightWorker``.
+"""The RQ worker class for operations: a plain ``manage.py rqworker`` uses it
+(``settings.RQ["WORKER_CLASS"]``).
 
 It is RQ's forking worker plus our sweeper thread, which runs a liveness pass at worker start and
 every ``HINDSIGHT_SWEEP_INTERVAL`` seconds: every worker reaps operations whose heartbeat went

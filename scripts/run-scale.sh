@@ -32,8 +32,8 @@ fi
 "$VENV/bin/python" manage.py collectstatic --noinput -v0
 
 for _ in $(seq 1 "$WORKERS"); do
-    "$VENV/bin/python" manage.py rqworker --worker-class operations.rq_worker.HindsightWorker \
-        default &
+    # settings.RQ["WORKER_CLASS"] = operations.rq_worker.HindsightWorker (liveness sweeper).
+    "$VENV/bin/python" manage.py rqworker default &
     pids+=($!)
 done
 

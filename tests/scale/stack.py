@@ -4,7 +4,7 @@ exactly like users do, and kill its processes like a failing machine would.
 
 Two shapes, the two ways to run the product (DESIGN.md §2):
 - ``embedded``: SQLite file + the executor thread pool inside the gunicorn process;
-- ``rq``: PostgreSQL + Redis + ``manage.py rqworker --worker-class HindsightWorker`` processes.
+- ``rq``: PostgreSQL + Redis + ``manage.py rqworker`` processes (our HindsightWorker class).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import httpx
 from tests.servers import RedisServer, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER_CLASS = "operations.rq_worker.HindsightWorker"
 
 # Small liveness timings so failures are detected in seconds, not the production 30 s.
 FAST_LIVENESS = {
@@ -151,7 +150,8 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         worker = self._spawn(
-            [sys.executable, "manage.py", "rqworker", "--worker-class", WORKER_CLASS, "default"],
+            # Plain `rqworker`: settings.RQ["WORKER_CLASS"] makes it our HindsightWorker.
+            [sys.executable, "manage.py", "rqworker", "default"],
             f"worker-{len(self._logs)}.log",
         )
         self.workers.append(worker)
