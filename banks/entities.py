@@ -32,6 +32,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .bulk import insert_rows
@@ -76,6 +77,7 @@ class Mention(NamedTuple):  # a tuple: built for every mention of every retained
     type: str
 
 
+@lru_cache(maxsize=65_536)  # names repeat across a bank's memories; this runs per mention
 def normalise(text: str) -> str:
     """The entity key: NFKC, case-folded, whitespace collapsed, surrounding punctuation off."""
     text = unicodedata.normalize("NFKC", _CONTROL.sub("", text))
