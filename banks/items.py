@@ -66,7 +66,22 @@ def _item_errors(item: Any, max_bytes: int) -> dict[str, list[str]] | None:
     tags = item.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         errors["tags"] = ["Must be a list of strings."]
+    entities = item.get("entities")
+    if entities is not None and not _valid_entities(entities):
+        errors["entities"] = [
+            'Must be a list of {"text": non-empty string, "type"?: string} objects.'
+        ]
     return errors or None
+
+
+def _valid_entities(entities: Any) -> bool:
+    return isinstance(entities, list) and all(
+        isinstance(entity, dict)
+        and isinstance(entity.get("text"), str)
+        and entity["text"].strip()
+        and isinstance(entity.get("type") or "", str)
+        for entity in entities
+    )
 
 
 def validate_contents(contents: Any) -> list[dict]:
@@ -103,7 +118,7 @@ def build_memory(bank: Bank, item: dict, operation: Any, index: int) -> Memory:
     if not content.strip():
         raise ItemError("content must not be empty")
     timestamp = item.get("timestamp")
-    return Memory(
+    memory = Memory(
         bank=bank,
         content=content,
         context=item.get("context") or "",
@@ -114,3 +129,6 @@ def build_memory(bank: Bank, item: dict, operation: Any, index: int) -> Memory:
         operation=operation,
         item_index=index,
     )
+    # Not a column: banks.entities.prepare_mentions reads it when the chunk is stored.
+    memory.supplied_entities = item.get("entities") or []
+    return memory

@@ -45,6 +45,9 @@ class Memory(models.Model):
         related_name="memories",
     )
     item_index = models.PositiveIntegerField(null=True, blank=True)
+    # How many entities the memory mentions; graph_update's link weight needs it for every
+    # neighbour, and a column is cheaper than a COUNT per neighbour.
+    entity_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,3 +65,101 @@ class Memory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_id}:{self.id}"
+
+
+# --- Memory engine: entities, observations, graph links (issue 6) ------------------------------
+
+
+class Entity(models.Model):
+    """Something memories mention, deduplicated per bank by its normalised ``name``
+    ("Alice" and "alice" are one entity; see ``banks.entities.normalise``)."""
+
+    # No separate index on bank: the unique (bank, name) index serves every bank lookup.
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="entities",
+                             db_index=False)
+    name = models.CharField(max_length=256)  # normalised key, unique per bank
+    display_name = models.CharField(max_length=256)  # the spelling first seen
+    type = models.CharField(max_length=32, default="name")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["bank", "name"], name="entity_unique_bank_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_id}:{self.name}"
+
+
+class MemoryEntity(models.Model):
+    """A memory mentions an entity. ``position`` keeps the order of first mention."""
+
+    # Both directions are served by the composite indexes below (unique (memory, entity) and
+    # (entity, memory)); single-column FK indexes would only slow the retain chunk's inserts.
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="entity_links",
+                               db_index=False)
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="memory_links",
+                               db_index=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["memory", "entity"], name="memoryentity_unique"),
+        ]
+        indexes = [
+            # Observations and graph_update go from an entity to its memories.
+            models.Index(fields=["entity", "memory"], name="memoryentity_entity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.memory_id}->{self.entity_id}"
+
+
+class Observation(models.Model):
+    """One deterministic summary per entity, written by ``regenerate_observations`` (a re-run
+    replaces it)."""
+
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, related_name="observation")
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="observations")
+    text = models.TextField()
+    mention_count = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    co_mentions = models.JSONField(default=list, blank=True)  # [{"name", "count"}]
+    snippets = models.JSONField(default=list, blank=True)  # [{"memory_id", "text", "seen_at"}]
+    operation = models.ForeignKey(
+        "operations.Operation", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="observations",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"observation of {self.entity_id}"
+
+
+class MemoryLink(models.Model):
+    """A weighted link from a memory to one of its top-K neighbours by shared entities, written
+    by ``graph_update`` (a re-run replaces the source's links)."""
+
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="memory_links")
+    # Served by the unique (source, target) index; one index less on graph_update's inserts.
+    source = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="links_out",
+                               db_index=False)
+    target = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="links_in")
+    weight = models.FloatField()
+    shared_entities = models.JSONField(default=list, blank=True)  # display names
+    operation = models.ForeignKey(
+        "operations.Operation", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="memory_links",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source", "-weight"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="memorylink_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}->{self.target_id} ({self.weight})"

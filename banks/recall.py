@@ -1,23 +1,27 @@
 """Recall: memories of one bank ranked by relevance to a query.
 
 This is the one entry point every surface calls (native ``/memories/recall/``, the compatible
-``/v1/default/.../memories/recall``). The ranking backend behind it is replaceable; the signature
-is the contract.
+``/v1/default/.../memories/recall``). The ranking itself is full-text search in the database
+(``banks.fulltext``: SQLite FTS5 with BM25, or PostgreSQL ``ts_rank_cd``), chosen by the
+connection's vendor; the signature is the contract.
 """
 
 from __future__ import annotations
 
-import math
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
-
+from .entities import STOPWORDS
+from .fulltext import SearchQuery, search
 from .models import Bank, Memory
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits; "_" separates words as in both full-text tokenisers.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 CHARS_PER_TOKEN = 4
+MAX_QUERY_TERMS = 32
+MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,13 @@ class RecallHit:
 
 def terms(text: str) -> list[str]:
     return [t.lower() for t in _WORD.findall(text)]
+
+
+def query_terms(query: str) -> list[str]:
+    """Distinct terms in order, stopwords dropped unless the query is nothing but stopwords."""
+    found = list(dict.fromkeys(terms(query)))
+    content = [t for t in found if t not in STOPWORDS]
+    return (content or found)[:MAX_QUERY_TERMS]
 
 
 def recall(
@@ -42,47 +53,33 @@ def recall(
     until: datetime | None = None,
     max_tokens: int | None = None,
 ) -> list[RecallHit]:
-    """Rank the bank's memories matching any query term; filters narrow the candidates first.
+    """The bank's memories matching any query term, best first; filters narrow the candidates
+    inside the same query, before ranking and the limit.
 
-    ``tags_match`` is ``any`` or ``all``; ``since``/``until`` bound the memory's event timestamp;
-    ``max_tokens`` cuts the ranked list once the contents would exceed it (~4 chars a token).
+    ``tags_match`` is ``any`` or ``all``; ``since``/``until`` bound the memory's event timestamp
+    (its retain time when it has none); ``max_tokens`` cuts the ranked list once the contents
+    would exceed it (~4 chars a token; the first hit is always kept).
     """
-    query_terms = sorted(set(terms(query)))
-    if not query_terms:
+    wanted = query_terms(query)
+    if not wanted or limit <= 0:
         return []
-    candidates = Memory.objects.filter(bank=bank)
-    if document_id:
-        candidates = candidates.filter(document_id=document_id)
-    if since:
-        candidates = candidates.filter(timestamp__gte=since)
-    if until:
-        candidates = candidates.filter(timestamp__lte=until)
-    if tags:
-        tag_q = [Q(tags__icontains=f'"{tag}"') for tag in tags]
-        combined = tag_q[0]
-        for extra in tag_q[1:]:
-            combined = (combined & extra) if tags_match == "all" else (combined | extra)
-        candidates = candidates.filter(combined)
-    any_term = Q()
-    for term in query_terms:
-        any_term |= Q(content__icontains=term)
-    rows = list(candidates.filter(any_term)[:5000])
-    total_docs = max(len(rows), 1)
-    doc_freq = {t: sum(1 for m in rows if t in terms(m.content)) for t in query_terms}
-    hits = []
-    for memory in rows:
-        words = terms(memory.content)
-        length_norm = 1 + math.log(1 + len(words))
-        score = 0.0
-        for term in query_terms:
-            tf = words.count(term)
-            if tf:
-                idf = math.log(1 + total_docs / (1 + doc_freq[term]))
-                score += (1 + math.log(tf)) * idf / length_norm
-        if score > 0:
-            hits.append(RecallHit(memory, round(score, 6)))
-    hits.sort(key=lambda h: (-h.score, h.memory.created_at))
-    return cut_to_budget(hits[:limit], max_tokens)
+    ranked = search(SearchQuery(
+        bank_pk=bank.pk, terms=wanted, limit=min(limit, MAX_LIMIT), tags=tags or None,
+        tags_match="all" if tags_match == "all" else "any", document_id=document_id,
+        since=since, until=until,
+    ))
+    ids = [_as_uuid(memory_id) for memory_id, _ in ranked]
+    memories = Memory.objects.in_bulk(ids)
+    hits = [
+        RecallHit(memories[memory_id], round(score, 6))
+        for memory_id, (_, score) in zip(ids, ranked, strict=True)
+        if memory_id in memories
+    ]
+    return cut_to_budget(hits, max_tokens)
+
+
+def _as_uuid(value: object) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def cut_to_budget(hits: list[RecallHit], max_tokens: int | None) -> list[RecallHit]:

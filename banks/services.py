@@ -16,6 +16,7 @@ from operations.exceptions import BankNotFound
 from operations.models import Operation
 from operations.states import OperationStatus
 
+from . import entities
 from .models import Bank, Memory
 
 BANK_ID_RE = re.compile(r"^[^\s/\\][^\x00-\x1f]{0,127}$")
@@ -78,7 +79,8 @@ def delete_bank(bank: Bank) -> int:
 
 
 def store_memories(memories: list[Memory]) -> None:
-    """Persist a chunk of memories (inside the caller's chunk transaction).
+    """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
+    so memories, entities and their full-text index rows commit together or not at all).
 
     This is the ingest hot path, so it inserts with ``executemany`` instead of ``bulk_create``:
     Django's per-field preparation costs more than SQLite's insert itself (bench/ingest.py).
@@ -87,6 +89,7 @@ def store_memories(memories: list[Memory]) -> None:
     """
     if not memories:
         return
+    mentions = entities.prepare_mentions(memories)  # sets entity_count before the insert
     now = timezone.now()
     converters = _memory_converters()
     rows = []
@@ -103,6 +106,7 @@ def store_memories(memories: list[Memory]) -> None:
                     copy.write_row(row)
         else:
             cursor.executemany(_memory_insert_sql(), rows)
+    entities.link_mentions(memories, mentions)
 
 
 def _identity(value: object) -> object:

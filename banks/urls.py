@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .engine_views import EntityViewSet, RecallView
 from .views import BankViewSet, MemoryViewSet
 
 urlpatterns = [
@@ -12,4 +13,10 @@ urlpatterns = [
          name="api-bank-detail"),
     path("banks/<str:bank_id>/memories/",
          MemoryViewSet.as_view({"get": "list", "post": "create"}), name="api-memories"),
+    # Memory engine (issue 6): recall and entities.
+    path("banks/<str:bank_id>/memories/recall/", RecallView.as_view(), name="api-recall"),
+    path("banks/<str:bank_id>/entities/", EntityViewSet.as_view({"get": "list"}),
+         name="api-entities"),
+    path("banks/<str:bank_id>/entities/<str:entity_id>/",
+         EntityViewSet.as_view({"get": "retrieve"}), name="api-entity-detail"),
 ]

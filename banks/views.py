@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
@@ -31,6 +31,7 @@ from .serializers import (
     RetainRequestSerializer,
     RetainResultSerializer,
 )
+from .tags import with_tags
 
 SYNC_WAIT_SECONDS = 300
 
@@ -106,10 +107,8 @@ class MemoryViewSet(viewsets.GenericViewSet):
             memories = memories.filter(content__icontains=params["q"])
         if params.get("document_id"):
             memories = memories.filter(document_id=params["document_id"])
-        for tag in params.getlist("tag"):
-            # Tags are a JSON list; matching the quoted element works on SQLite and PostgreSQL.
-            memories = memories.filter(Q(tags__icontains=f'"{tag}"'))
-        return memories
+        # Repeated ?tag= must all be present (exact match; banks.tags works on both backends).
+        return with_tags(memories, params.getlist("tag"), match="all")
 
     def list(self, request: Request, bank_id: str) -> Response:
         page = paginate_newest_first(self.get_queryset(), request, f"memories:{bank_id}")

@@ -213,6 +213,13 @@ HINDSIGHT_MAX_WAIT_SECONDS = 60
 HINDSIGHT_RETENTION_DAYS = env_int("HINDSIGHT_RETENTION_DAYS", 30, minimum=1)
 HINDSIGHT_REQUIRE_AUTH = env_bool("HINDSIGHT_REQUIRE_AUTH", False)
 
+# --- Memory engine (issue 6): graph_update links --------------------------------------------------
+# Links kept per memory (top K by weight).
+HINDSIGHT_GRAPH_TOP_K = env_int("HINDSIGHT_GRAPH_TOP_K", 10, minimum=1)
+# Entities mentioned by more memories than this are too common to link on: every pair of their
+# memories would be a candidate (quadratic), and they say little about relatedness.
+HINDSIGHT_GRAPH_MAX_FANOUT = env_int("HINDSIGHT_GRAPH_MAX_FANOUT", 1000, minimum=2)
+
 # Django's own body limit must match ours, so an oversized body becomes our 413, not its 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HINDSIGHT_MAX_BODY_BYTES
 

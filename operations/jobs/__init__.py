@@ -32,6 +32,10 @@ def supported_types() -> list[str]:
 
 
 # Importing a job module registers it.
-from . import batch_retain  # noqa: E402
+# graph_update and regenerate_observations: the memory engine (issue 6).
+from . import batch_retain, graph_update, regenerate_observations  # noqa: E402
 
-__all__ = ["ChunkOutcome", "Job", "batch_retain", "get_job", "register", "supported_types"]
+__all__ = [
+    "ChunkOutcome", "Job", "batch_retain", "get_job", "graph_update", "regenerate_observations",
+    "register", "supported_types",
+]
