@@ -207,3 +207,10 @@ def test_list_memories_with_an_unknown_tags_match_is_422(api):
     response = api.get(f"{BASE}/demo/memories/list?tags=a&tags_match=some")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "tags_match"]
+
+
+@pytest.mark.parametrize("bank_id", ["%0A", "a%2Fb%0Ac", "%20"])
+def test_an_unknown_odd_bank_id_gets_the_json_404(api, bank_id):
+    response = api.get(f"{BASE}/{bank_id}/memories/list")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("Bank '")
