@@ -32,8 +32,8 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .bulk import insert_rows
 from .models import Bank, Entity, Memory, MemoryEntity, Observation
@@ -60,31 +60,38 @@ _EMAIL = re.compile(
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{1,39}\b")
 _HASHTAG = re.compile(r"(?<![\w&#])#[^\W\d_][\w-]{0,63}")
 _CAP_WORD = r"[A-ZÀ-ÖØ-Þ][\w'\u2019-]*"
-_NAME_RUN = re.compile(r"(?<![\w'\u2019-])" + _CAP_WORD + r"(?:[ \t]+" + _CAP_WORD + ")*")
+# No lookbehind: it would be tried at every position of the text and defeat the regex engine's
+# fast scan for the leading capital; the preceding character is checked in Python instead.
+_NAME_RUN = re.compile(_CAP_WORD + r"(?:[ \t]+" + _CAP_WORD + ")*")
+_INSIDE_WORD = re.compile(r"[\w'\u2019-]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text refuses NUL
 # ASCII punctuation plus typographic quotes and dashes (\u2018-\u201d, \u2013, \u2014).
 _EDGE_PUNCT = " \t\r\n.,;:!?\"'()[]{}<>/\\|*_~`-\u2018\u2019\u201c\u201d\u2013\u2014\u00ab\u00bb"
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple: built for every mention of every retained item
     key: str  # normalised name: the entity's identity within a bank
     display: str  # as written
     type: str
 
 
+@lru_cache(maxsize=65_536)  # names repeat across a bank's memories; this runs per mention
 def normalise(text: str) -> str:
     """The entity key: NFKC, case-folded, whitespace collapsed, surrounding punctuation off."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", _CONTROL.sub("", text))
     text = _SPACES.sub(" ", text).strip(_EDGE_PUNCT)
     return text.casefold()[:MAX_NAME_LENGTH]
 
 
 def _name_mentions(text: str) -> list[Mention]:
     found = []
-    for run in _NAME_RUN.findall(text):
-        words = run.split()
+    for match in _NAME_RUN.finditer(text):
+        start = match.start()
+        if start and _INSIDE_WORD.match(text[start - 1]):
+            continue  # "iPhone", "l'Alice": not the start of a name
+        words = match.group().split()
         while words and _POSSESSIVE.sub("", words[0]).casefold() in STOPWORDS:
             words.pop(0)
         if not words:
@@ -100,14 +107,20 @@ def _name_mentions(text: str) -> list[Mention]:
 def extract(text: str) -> list[Mention]:
     """The entities a text mentions, in the documented order, each key once."""
     mentions: list[Mention] = []
-    for email in _EMAIL.findall(text):
-        mentions.append(Mention(email.lower(), email, "email"))
-    rest = _EMAIL.sub(" ", text)
-    for handle in _HANDLE.findall(rest):
-        mentions.append(Mention(normalise(handle), handle, "handle"))
-    for tag in _HASHTAG.findall(rest):
-        mentions.append(Mention(normalise(tag), tag, "hashtag"))
-    rest = _HASHTAG.sub(" ", _HANDLE.sub(" ", rest))
+    rest = text
+    # The "@"/"#" checks skip whole regex scans for the (many) texts without them: extraction
+    # runs on every retained item, inside the retain chunk.
+    if "@" in rest:
+        for email in _EMAIL.findall(rest):
+            mentions.append(Mention(email.lower(), email, "email"))
+        rest = _EMAIL.sub(" ", rest)
+        for handle in _HANDLE.findall(rest):
+            mentions.append(Mention(normalise(handle), handle, "handle"))
+        rest = _HANDLE.sub(" ", rest)
+    if "#" in rest:
+        for tag in _HASHTAG.findall(rest):
+            mentions.append(Mention(normalise(tag), tag, "hashtag"))
+        rest = _HASHTAG.sub(" ", rest)
     mentions.extend(_name_mentions(rest))
     return _unique(mentions)
 

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
+from .tags import tag_clause
+
 _BM25_WEIGHTS = "1.0, 0.0"  # content counts, the bank token column does not
+EXACT_CANDIDATES = 10_000
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,11 @@ def search(query: SearchQuery) -> list[tuple[object, float]]:
     raise NotImplementedError(f"recall has no full-text backend for {connection.vendor}")
 
 
-def _filters(query: SearchQuery, alias: str) -> tuple[list[str], list[object]]:
-    """WHERE clauses on ``banks_memory`` (as ``alias``) shared by both backends."""
+def _time_filters(query: SearchQuery, alias: str) -> tuple[list[str], list[object]]:
+    """WHERE clauses on ``banks_memory`` (as ``alias``) for the time range."""
     ops = connection.ops
     clauses: list[str] = []
     params: list[object] = []
-    if query.document_id:
-        clauses.append(f"{alias}.document_id = %s")
-        params.append(query.document_id)
     # The time range applies to the event timestamp, or to when it was retained if it has none.
     seen = f"COALESCE({alias}.timestamp, {alias}.created_at)"
     if query.since:
@@ -58,42 +59,130 @@ def _filters(query: SearchQuery, alias: str) -> tuple[list[str], list[object]]:
     if query.until:
         clauses.append(f"{seen} <= %s")
         params.append(ops.adapt_datetimefield_value(query.until))
+    return clauses, params
+
+
+def _filters(query: SearchQuery, alias: str) -> tuple[list[str], list[object]]:
+    """All WHERE clauses on ``banks_memory`` (as ``alias``): the PostgreSQL query's filters."""
+    clauses, params = _time_filters(query, alias)
+    if query.document_id:
+        clauses.append(f"{alias}.document_id = %s")
+        params.append(query.document_id)
     if query.tags:
-        clause, tag_params = _tag_clause(query, alias)
+        clause, tag_params = tag_clause(f"{alias}.tags", query.tags, query.tags_match)
         clauses.append(clause)
         params.extend(tag_params)
     return clauses, params
 
 
-def _tag_clause(query: SearchQuery, alias: str) -> tuple[str, list[object]]:
-    tags = sorted(set(query.tags or []))
-    if connection.vendor == "postgresql":
-        operator = "?&" if query.tags_match == "all" else "?|"
-        return f"{alias}.tags {operator} %s", [tags]
-    marks = ", ".join(["%s"] * len(tags))
-    if query.tags_match == "all":
-        return (f"(SELECT COUNT(DISTINCT value) FROM json_each({alias}.tags) "
-                f"WHERE value IN ({marks})) = %s", [*tags, len(tags)])
-    return f"EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE value IN ({marks}))", tags
+def tag_token(tag: str) -> str:
+    """The FTS ``keys`` token of a tag (see ``banks.search_schema.KEYS_SQL``)."""
+    return "t" + tag.encode().hex()
+
+
+def document_token(document_id: str) -> str:
+    return "d" + document_id.encode().hex()
 
 
 def _search_sqlite(query: SearchQuery) -> list[tuple[object, float]]:
-    terms = " OR ".join(f'"{term}"' for term in query.terms)
-    match = f'bank : "b{query.bank_pk}" AND content : ({terms})'
-    clauses, params = _filters(query, "m")
-    join = "JOIN banks_memory m ON m.id = map.memory_id" if clauses else ""
-    where = "".join(f" AND {clause}" for clause in clauses)
-    sql = (
-        f"SELECT map.memory_id, bm25(banks_memory_fts, {_BM25_WEIGHTS}) AS rank "
-        "FROM banks_memory_fts "
-        "JOIN banks_memory_fts_map map ON map.rowid = banks_memory_fts.rowid "
-        f"{join} WHERE banks_memory_fts MATCH %s{where} "
-        "ORDER BY rank, banks_memory_fts.rowid LIMIT %s"
-    )
+    """Plan, then rank with bm25. The plan keeps latency bounded on large banks:
+
+    1. Document frequencies come from the FTS vocabulary (one indexed read). Terms in no
+       memory are dropped. When the terms together occur in more than ``EXACT_CANDIDATES``
+       memories, so are terms in more than half of all indexed memories, as long as another
+       term remains: FTS5's bm25 gives them an idf of ~0 (1e-6), so they change no ranking
+       (a memory matching only them would rank last), while their posting lists dominate the
+       query's cost.
+    2. Bank, tag and document filters are tokens of the ``keys`` column, intersected inside
+       FTS5; the bank token is left out when the bank is the only one in the index (it would
+       make FTS5 walk a posting list as long as the bank). Only a time range joins the
+       memory table before ranking; the id map is joined for the top hits only.
+    3. When the remaining terms (or the filters) still leave more than ``EXACT_CANDIDATES``
+       candidates, bm25 ranks only the newest ``EXACT_CANDIDATES`` matches: past that size
+       latency grows with the match count, and recency is the right tie-breaker for an
+       agent's memory.
+    Everything else is exact bm25 over all of the bank's matches.
+    """
+    tags = sorted(set(query.tags or []))
+    keys = [tag_token(tag) for tag in tags]
+    if query.document_id:
+        keys.append(document_token(query.document_id))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [match, *params, query.limit])
+        plan = _plan_sqlite(cursor, query, keys)
+        if plan is None:
+            return []
+        terms, window, only_bank = plan
+        ored = " OR ".join(f'"{term}"' for term in terms)
+        match = [f"content : ({ored})"]
+        if not only_bank:
+            match.append(f'keys : "b{query.bank_pk}"')
+        if tags:
+            joined = (" AND " if query.tags_match == "all" else " OR ").join(
+                f'"{tag_token(tag)}"' for tag in tags)
+            match.append(f"keys : ({joined})")
+        if query.document_id:
+            match.append(f'keys : "{document_token(query.document_id)}"')
+        clauses, params = _time_filters(query, "m")
+        join = ("JOIN banks_memory_fts_map tmap ON tmap.rowid = banks_memory_fts.rowid "
+                "JOIN banks_memory m ON m.id = tmap.memory_id") if clauses else ""
+        where = "".join(f" AND {clause}" for clause in clauses)
+        ranked = (
+            f"SELECT banks_memory_fts.rowid AS fts_rowid, bm25(banks_memory_fts, "
+            f"{_BM25_WEIGHTS}) AS rank FROM banks_memory_fts {join} "
+            f"WHERE banks_memory_fts MATCH %s{where}"
+        )
+        if window:
+            ranked = (f"SELECT fts_rowid, rank FROM ({ranked} "
+                      f"ORDER BY banks_memory_fts.rowid DESC LIMIT {EXACT_CANDIDATES})")
+        cursor.execute(
+            "SELECT map.memory_id, top.rank FROM ("
+            f"SELECT fts_rowid, rank FROM ({ranked}) ORDER BY rank, fts_rowid LIMIT %s"
+            ") top JOIN banks_memory_fts_map map ON map.rowid = top.fts_rowid "
+            "ORDER BY top.rank, top.fts_rowid",
+            [" AND ".join(match), *params, query.limit],
+        )
         rows = cursor.fetchall()
     return [(memory_id, -rank) for memory_id, rank in rows]
+
+
+def _plan_sqlite(cursor: Any, query: SearchQuery, keys: list[str]
+                 ) -> tuple[list[str], bool, bool] | None:
+    """(terms to match, whether to rank only the newest matches, whether the bank is the whole
+    index), or None when nothing can match."""
+    bank_token = f"b{query.bank_pk}"
+    wanted = [*query.terms, bank_token, *keys]
+    marks = ", ".join(["%s"] * len(wanted))
+    cursor.execute(
+        f"SELECT term, col, doc FROM banks_memory_fts_vocab WHERE term IN ({marks})", wanted
+    )
+    freq: dict[str, int] = {}
+    key_freq: dict[str, int] = {}
+    for term, column, docs in cursor.fetchall():
+        (freq if column == "content" else key_freq)[term] = docs
+    # max(rowid) >= the number of indexed rows: "more than half" is never overstated.
+    cursor.execute("SELECT COALESCE(MAX(rowid), 0) FROM banks_memory_fts_map")
+    indexed = cursor.fetchone()[0]
+    present = [term for term in query.terms if freq.get(term)]
+    if not present or not key_freq.get(bank_token):
+        return None
+    only_bank = key_freq[bank_token] == indexed
+    # An upper bound of the candidates the filters leave (tags "any": their sum; else the
+    # rarest filter token).
+    tag_keys = [key for key in keys if key.startswith("t")]
+    bounds = [key_freq[bank_token]]
+    if tag_keys:
+        tag_docs = [key_freq.get(key, 0) for key in tag_keys]
+        bounds.append(min(tag_docs) if query.tags_match == "all" else sum(tag_docs))
+    if query.document_id:
+        bounds.append(key_freq.get(keys[-1], 0))
+    if sum(freq[term] for term in present) <= EXACT_CANDIDATES or min(bounds) <= (
+            EXACT_CANDIDATES):
+        return present, False, only_bank
+    informative = [term for term in present if freq[term] * 2 <= indexed]
+    if not informative:
+        informative = [min(present, key=lambda term: freq[term])]
+    candidates = min(sum(freq[term] for term in informative), *bounds)
+    return informative, candidates > EXACT_CANDIDATES, only_bank
 
 
 def _search_postgres(query: SearchQuery) -> list[tuple[object, float]]:

@@ -9,16 +9,7 @@ from datetime import datetime
 from django.db.models import Max, Q, QuerySet
 
 from .models import Bank, Memory, MemoryLink
-
-
-def tags_condition(tags: list[str], match: str = "any") -> Q:
-    """Memories carrying any (``match="any"``) or all (``"all"``) of ``tags``."""
-    # Tags are a JSON list; matching the quoted element works on SQLite and PostgreSQL.
-    conditions = [Q(tags__icontains=f'"{tag}"') for tag in tags]
-    combined = conditions[0]
-    for condition in conditions[1:]:
-        combined = (combined & condition) if match == "all" else (combined | condition)
-    return combined
+from .tags import with_tags
 
 
 def memories_matching(
@@ -37,8 +28,8 @@ def memories_matching(
         memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
     if document_id:
         memories = memories.filter(document_id=document_id)
-    if tags:
-        memories = memories.filter(tags_condition(tags, tags_match))
+    # Exact, case-sensitive tag matching on both database backends (banks.tags).
+    memories = with_tags(memories, tags or [], match=tags_match)
     if entity_id is not None:
         if not entity_id.isdigit():
             return memories.none()  # entity ids are integers; any other id names no entity

@@ -74,7 +74,9 @@ class Entity(models.Model):
     """Something memories mention, deduplicated per bank by its normalised ``name``
     ("Alice" and "alice" are one entity; see ``banks.entities.normalise``)."""
 
-    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="entities")
+    # No separate index on bank: the unique (bank, name) index serves every bank lookup.
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="entities",
+                             db_index=False)
     name = models.CharField(max_length=256)  # normalised key, unique per bank
     display_name = models.CharField(max_length=256)  # the spelling first seen
     type = models.CharField(max_length=32, default="name")
@@ -93,8 +95,12 @@ class Entity(models.Model):
 class MemoryEntity(models.Model):
     """A memory mentions an entity. ``position`` keeps the order of first mention."""
 
-    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="entity_links")
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="memory_links")
+    # Both directions are served by the composite indexes below (unique (memory, entity) and
+    # (entity, memory)); single-column FK indexes would only slow the retain chunk's inserts.
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="entity_links",
+                               db_index=False)
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="memory_links",
+                               db_index=False)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -137,7 +143,9 @@ class MemoryLink(models.Model):
     by ``graph_update`` (a re-run replaces the source's links)."""
 
     bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="memory_links")
-    source = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="links_out")
+    # Served by the unique (source, target) index; one index less on graph_update's inserts.
+    source = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="links_out",
+                               db_index=False)
     target = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="links_in")
     weight = models.FloatField()
     shared_entities = models.JSONField(default=list, blank=True)  # display names

@@ -1,9 +1,10 @@
 """The full-text index schema per database backend, kept in one place so the migration that
 creates it and the post-migrate check that repairs it say the same thing.
 
-SQLite: an FTS5 table (``content`` plus a ``bank`` token, so the index itself narrows a query to
-one bank) kept in sync by triggers on ``banks_memory``: every write path -- bulk_create inside
-the retain chunk, the cascade delete of a bank -- updates it in the same transaction. FTS rows
+SQLite: an FTS5 table (``content`` plus ``keys``, tokens for the bank, tags and document id, so
+the index itself applies those filters) kept in sync by triggers on ``banks_memory``: every write
+path -- the retain chunk's inserts, the cascade delete of a bank -- updates it in the same
+transaction. FTS rows
 are keyed through a small map table, not by ``banks_memory.rowid``: that table has a UUID
 primary key, and VACUUM may renumber the rowids of such tables.
 
@@ -17,17 +18,33 @@ from __future__ import annotations
 
 from typing import Any
 
+# The ``keys`` column: one token per filter value -- ``b<bank pk>``, ``t<hex of each tag>``,
+# ``d<hex of the document id>`` -- so bank, tag and document filters are posting-list
+# intersections inside FTS5 instead of a join and a JSON scan per candidate. Hex keeps every
+# tag one exact, case-sensitive token (``banks.fulltext.tag_token``).
+KEYS_SQL = (
+    "'b' || {row}.bank_id"
+    " || COALESCE((SELECT ' ' || group_concat('t' || lower(hex(value)), ' ')"
+    " FROM json_each({row}.tags)), '')"
+    " || CASE WHEN {row}.document_id IS NULL THEN ''"
+    " ELSE ' d' || lower(hex({row}.document_id)) END"
+)
 SQLITE_TABLES = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts USING fts5("
-    "content, bank, tokenize = 'unicode61 remove_diacritics 0')",
+    "content, keys, tokenize = 'unicode61 remove_diacritics 0')",
     "CREATE TABLE IF NOT EXISTS banks_memory_fts_map ("
     "rowid INTEGER PRIMARY KEY, memory_id char(32) NOT NULL UNIQUE)",
+    SQLITE_VOCAB := (
+        # Per-column document frequencies, read by recall to plan its query (banks.fulltext).
+        "CREATE VIRTUAL TABLE IF NOT EXISTS banks_memory_fts_vocab "
+        "USING fts5vocab(banks_memory_fts, 'col')"
+    ),
 ]
 SQLITE_TRIGGERS = [
     """CREATE TRIGGER IF NOT EXISTS banks_memory_fts_ai AFTER INSERT ON banks_memory BEGIN
         INSERT INTO banks_memory_fts_map(memory_id) VALUES (new.id);
-        INSERT INTO banks_memory_fts(rowid, content, bank)
-            VALUES (last_insert_rowid(), new.content, 'b' || new.bank_id);
+        INSERT INTO banks_memory_fts(rowid, content, keys)
+            VALUES (last_insert_rowid(), new.content, """ + KEYS_SQL.format(row="new") + """);
     END""",
     """CREATE TRIGGER IF NOT EXISTS banks_memory_fts_ad AFTER DELETE ON banks_memory BEGIN
         DELETE FROM banks_memory_fts WHERE rowid =
@@ -35,20 +52,22 @@ SQLITE_TRIGGERS = [
         DELETE FROM banks_memory_fts_map WHERE memory_id = old.id;
     END""",
     """CREATE TRIGGER IF NOT EXISTS banks_memory_fts_au
-        AFTER UPDATE OF content, bank_id ON banks_memory BEGIN
+        AFTER UPDATE OF content, bank_id, tags, document_id ON banks_memory BEGIN
         DELETE FROM banks_memory_fts WHERE rowid =
             (SELECT rowid FROM banks_memory_fts_map WHERE memory_id = old.id);
-        INSERT INTO banks_memory_fts(rowid, content, bank)
-            SELECT rowid, new.content, 'b' || new.bank_id
+        INSERT INTO banks_memory_fts(rowid, content, keys)
+            SELECT rowid, new.content, """ + KEYS_SQL.format(row="new") + """
             FROM banks_memory_fts_map WHERE memory_id = old.id;
     END""",
 ]
 SQLITE_BACKFILL = [
     "INSERT INTO banks_memory_fts_map(memory_id) SELECT id FROM banks_memory",
-    "INSERT INTO banks_memory_fts(rowid, content, bank) SELECT map.rowid, m.content, "
-    "'b' || m.bank_id FROM banks_memory_fts_map map JOIN banks_memory m ON m.id = map.memory_id",
+    "INSERT INTO banks_memory_fts(rowid, content, keys) SELECT map.rowid, m.content, "
+    + KEYS_SQL.format(row="m")
+    + " FROM banks_memory_fts_map map JOIN banks_memory m ON m.id = map.memory_id",
 ]
 SQLITE_DROP = [
+    "DROP TABLE IF EXISTS banks_memory_fts_vocab",
     "DROP TRIGGER IF EXISTS banks_memory_fts_au",
     "DROP TRIGGER IF EXISTS banks_memory_fts_ad",
     "DROP TRIGGER IF EXISTS banks_memory_fts_ai",
@@ -84,9 +103,10 @@ def drop_search_schema(schema_editor: Any) -> None:
 
 
 def ensure_sqlite_triggers(connection: Any) -> None:
-    """Re-create the sync triggers if missing. A later migration that alters ``Memory`` makes
-    Django rebuild the table on SQLite (copy, drop, rename), which drops its triggers; the rows
-    keep their ids, so the map and the FTS rows stay valid and only the triggers need restoring.
+    """Re-create the sync triggers (and the vocabulary view) if missing. A later migration that
+    alters ``Memory`` makes Django rebuild the table on SQLite (copy, drop, rename), which drops
+    its triggers; the rows keep their ids, so the map and the FTS rows stay valid and only the
+    triggers need restoring.
     """
     if connection.vendor != "sqlite":
         return
@@ -96,5 +116,5 @@ def ensure_sqlite_triggers(connection: Any) -> None:
         )
         if not cursor.fetchone()[0]:
             return  # the search migration has not run yet
-        for statement in SQLITE_TRIGGERS:
+        for statement in [SQLITE_VOCAB, *SQLITE_TRIGGERS]:
             cursor.execute(statement)

@@ -61,10 +61,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--baseline-queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", type=Path, help="reuse the bank built by an earlier run here")
+    parser.add_argument("--skip-jobs", action="store_true", help="recall figures only")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="hindsight-bench-recall-"))
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    db = args.db or Path(tempfile.mkdtemp(prefix="hindsight-bench-recall-")) / "bench.sqlite3"
+    reuse = db.exists()
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hindsight_project.settings")
     import django
@@ -82,18 +85,19 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     items, vocabulary, tags = make_corpus(args.memories, rng)
-    bank = Bank.objects.create(bank_id="bench", name="bench")
-
-    started = time.perf_counter()
-    for start in range(0, len(items), 10_000):
-        op = submit(bank, OperationType.BATCH_RETAIN, {"contents": items[start:start + 10_000]},
-                    dispatch=False).operation
-        run_operation(op.pk)
-    ingest_seconds = time.perf_counter() - started
-    ingest_rate = len(items) / ingest_seconds
-    print(f"corpus: {len(items)} memories, {Entity.objects.filter(bank=bank).count()} entities"
-          f" ({workdir / 'bench.sqlite3'})")
-    print(f"ingest (batch_retain with entity extraction): {ingest_rate:,.0f} memories/s")
+    bank, created = Bank.objects.get_or_create(bank_id="bench", defaults={"name": "bench"})
+    ingest_rate = None
+    if created:
+        started = time.perf_counter()
+        for start in range(0, len(items), 10_000):
+            op = submit(bank, OperationType.BATCH_RETAIN,
+                        {"contents": items[start:start + 10_000]}, dispatch=False).operation
+            run_operation(op.pk)
+        ingest_rate = len(items) / (time.perf_counter() - started)
+    print(f"corpus: {bank.memories.count()} memories, "
+          f"{Entity.objects.filter(bank=bank).count()} entities ({db}; reused: {reuse})")
+    if ingest_rate:
+        print(f"ingest (batch_retain with entity extraction): {ingest_rate:,.0f} memories/s")
 
     common, rare = vocabulary[:200], vocabulary[200:]
     queries = []
@@ -123,6 +127,8 @@ def main() -> None:
           f"p50 {statistics.median(base):.1f} ms, p99 {percentile(base, 99):.1f} ms; "
           f"FTS5 speed-up at p50: {statistics.median(base) / statistics.median(fts_sample):.0f}x")
 
+    if args.skip_jobs:
+        return
     for op_type, label in ((OperationType.GRAPH_UPDATE, "memories"),
                            (OperationType.REGENERATE_OBSERVATIONS, "entities")):
         op = submit(bank, op_type, {}, dispatch=False).operation
@@ -131,8 +137,9 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         op.refresh_from_db()
         rate = op.progress / seconds
+        versus = f"; {rate / ingest_rate:.2f}x the ingest rate" if ingest_rate else ""
         print(f"{op_type}: {op.progress} {label} in {seconds:.1f} s = {rate:,.0f} units/s "
-              f"({op.status}; {rate / ingest_rate:.2f}x the ingest rate)")
+              f"({op.status}{versus})")
     print(f"links written: {MemoryLink.objects.filter(bank=bank).count()}")
 
 

@@ -115,3 +115,43 @@ def test_graph_update_submitted_through_the_api_reports_units_and_result(api, co
     assert done["progress"] == 5
     assert done["result"] == {"memories_processed": 5, "failed_items_count": 0,
                               "links_written": 8}
+
+
+def test_memories_list_tag_filter_is_exact_and_needs_every_tag(api, bank):
+    submit_retain_items(bank, [
+        {"content": "one", "tags": ["work", "travel"]},
+        {"content": "two", "tags": ["Work"]},
+        {"content": "three", "tags": ["homework"]},
+    ])
+    listed = lambda *tags: sorted(  # noqa: E731
+        m["content"] for m in api.get("/api/banks/alpha/memories/", {"tag": list(tags)})
+        .json()["memories"])
+    assert listed("work") == ["one"]
+    assert listed("Work") == ["two"]
+    assert listed("work", "travel") == ["one"]
+    assert listed("work", "homework") == []
+
+
+def submit_retain_items(bank, contents):
+    operation = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents},
+                       dispatch=False).operation
+    run_operation(operation.pk)
+
+
+@pytest.mark.parametrize("body", [
+    {"query": "\x00%_'\"; DROP TABLE banks_memory; --"},
+    {"query": "AND OR NOT NEAR * ^ : ( )"},
+    {"query": "x" * 5000, "limit": 1000},
+    {"query": "Alice", "since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
+    {"query": "Alice", "tags": [], "document_id": "", "max_tokens": None},
+])
+def test_recall_endpoint_never_fails_on_odd_but_valid_input(api, corpus, body):
+    response = recall(api, body)
+    assert response.status_code in (200, 400)
+    assert isinstance(response.json().get("results", []), list)
+
+
+def test_entity_search_with_odd_characters_is_an_empty_page(api, corpus):
+    response = api.get("/api/banks/alpha/entities/", {"q": "\x00%_'"})
+    assert response.status_code == 200
+    assert response.json()["entities"] == []

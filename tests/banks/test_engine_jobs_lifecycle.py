@@ -1,5 +1,6 @@
 """Both memory-engine job types go through the shared runner: cancel mid-run stops them at a
-chunk boundary with nothing committed after the cancel, and retry resumes to completion."""
+chunk boundary with nothing committed after the cancel, retry resumes to completion, and the
+reaper requeues a run whose worker died."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from banks.models import MemoryLink, Observation
-from operations import services
+from operations import services, transitions
+from operations.executor import get_executor
+from operations.jobs import get_job
 from operations.models import Operation
+from operations.reaper import sweep
 from operations.runner import run_operation
 from operations.states import OperationStatus, OperationType, is_terminal
 from operations.submission import submit
@@ -90,3 +94,29 @@ def test_cancel_mid_run_commits_nothing_after_and_retry_completes(
     assert operation.status == OperationStatus.COMPLETED
     assert operation.progress == operation.total
     assert written(operation) == operation.total
+
+
+@pytest.mark.parametrize("op_type", [OperationType.REGENERATE_OBSERVATIONS,
+                                     OperationType.GRAPH_UPDATE])
+def test_reaper_requeues_a_lost_run_which_resumes_from_committed_progress(bank, op_type):
+    retain_corpus(bank, 40)
+    operation = submit(bank, op_type, {}, dispatch=False).operation
+    # A worker claims it, commits one chunk of 7 units the way the runner does, then dies.
+    assert transitions.claim(operation.pk, "lost-worker")
+    operation.refresh_from_db()
+    job = get_job(op_type)
+    state = job.prepare(operation)
+    with transaction.atomic():
+        outcome = job.process_chunk(operation, state, 0, 7, time.monotonic() + 60)
+        assert transitions.commit_progress(operation.pk, "lost-worker", outcome.units)
+    time.sleep(0.01)  # the heartbeat is now older than stale_after=0
+    outcome = sweep(get_executor().dispatch, stale_after=0, grace=3600, max_attempts=3)
+    assert outcome.requeued == [str(operation.pk)]
+    operation = wait_terminal(operation)  # re-dispatched to the embedded executor
+    assert (operation.status, operation.progress, operation.lost_count) == (
+        OperationStatus.COMPLETED, operation.total, 1)
+    if op_type == OperationType.GRAPH_UPDATE:
+        assert MemoryLink.objects.filter(operation=operation).values("source").distinct(
+        ).count() == 40
+    else:
+        assert Observation.objects.filter(operation=operation).count() == operation.total

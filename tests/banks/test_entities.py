@@ -37,6 +37,9 @@ class TestExtractor:
         found = extract("Alice's cat met ALICE and alice")
         assert [m.key for m in found] == ["alice"]
 
+    def test_capitals_inside_words_do_not_start_names(self):
+        assert [m.display for m in extract("an iPhone for McDonald and x-Ray")] == ["McDonald"]
+
     def test_normalise_casefolds_and_strips_punctuation(self):
         assert normalise("  “Bob   Jones”. ") == "bob jones"
 

@@ -100,3 +100,36 @@ def test_index_follows_content_updates_and_deletes(bank, other_bank, corpus):
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM banks_memory_fts")
             assert cursor.fetchone()[0] == Memory.objects.count() == 0
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+class TestLargeCandidateSetPlan:
+    """The SQLite plan for queries matching many memories (``EXACT_CANDIDATES``, made tiny)."""
+
+    def test_terms_in_most_memories_are_dropped_when_rarer_terms_remain(self, bank, corpus,
+                                                                         monkeypatch):
+        monkeypatch.setattr("banks.fulltext.EXACT_CANDIDATES", 2)
+        # "alice" is in 3 of 5 memories: bm25 gives it no weight, so only "hotel" matters.
+        assert contents(recall(bank, "Alice hotel")) == [CORPUS[1]["content"]]
+
+    def test_only_the_newest_matches_are_ranked_past_the_candidate_cap(self, bank, corpus,
+                                                                       monkeypatch):
+        monkeypatch.setattr("banks.fulltext.EXACT_CANDIDATES", 2)
+        assert set(contents(recall(bank, "Alice"))) == {CORPUS[2]["content"],
+                                                        CORPUS[3]["content"]}
+
+    def test_small_candidate_sets_are_ranked_exactly(self, bank, corpus):
+        assert len(recall(bank, "Alice hotel")) == 4
+
+
+def test_tag_and_document_filters_are_exact_for_any_characters(bank):
+    memories = retain(bank, [
+        {"content": "x report", "tags": ["Q3 plan/ü"], "document_id": "Doc 1/é"},
+        {"content": "y report", "tags": ["q3 plan/ü"], "document_id": "doc 1/é"},
+    ])
+    assert contents(recall(bank, "report", tags=["Q3 plan/ü"])) == ["x report"]
+    assert contents(recall(bank, "report", document_id="doc 1/é")) == ["y report"]
+    Memory.objects.filter(pk=memories[0].pk).update(tags=["other"])
+    assert recall(bank, "report", tags=["Q3 plan/ü"]) == []
+    assert sorted(contents(recall(bank, "report", tags=["other", "q3 plan/ü"]))) == [
+        "x report", "y report"]
