@@ -21,6 +21,7 @@ from operations.views import submission_response
 
 from . import services
 from .access import may_create_bank, visible_bank, visible_banks
+from .memory_queries import memories_matching
 from .models import Bank, Memory
 from .serializers import (
     BankCreateSerializer,
@@ -31,7 +32,6 @@ from .serializers import (
     RetainRequestSerializer,
     RetainResultSerializer,
 )
-from .tags import with_tags
 
 SYNC_WAIT_SECONDS = 300
 
@@ -101,14 +101,11 @@ class MemoryViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Memory]:
         bank = visible_bank(self.request, self.kwargs["bank_id"])
-        memories = Memory.objects.filter(bank=bank).select_related("bank")
         params = self.request.query_params
-        if params.get("q"):
-            memories = memories.filter(content__icontains=params["q"])
-        if params.get("document_id"):
-            memories = memories.filter(document_id=params["document_id"])
-        # Repeated ?tag= must all be present (exact match; banks.tags works on both backends).
-        return with_tags(memories, params.getlist("tag"), match="all")
+        return memories_matching(
+            bank, text=params.get("q"), document_id=params.get("document_id"),
+            tags=params.getlist("tag"), tags_match="all",
+        )
 
     def list(self, request: Request, bank_id: str) -> Response:
         page = paginate_newest_first(self.get_queryset(), request, f"memories:{bank_id}")

@@ -50,10 +50,15 @@ def parse_limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = M
     return min(limit, maximum)  # larger values are capped, as documented
 
 
+MAX_OFFSET = 10**12  # beyond any real table; keeps the value inside a 64-bit SQL integer
+
+
 def parse_offset(request: Request) -> int:
     offset = _parse_int(request, "offset", 0)
-    if offset < 0:
-        raise ValidationError({"offset": ["Ensure this value is greater than or equal to 0."]})
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationError(
+            {"offset": [f"Ensure this value is between 0 and {MAX_OFFSET}."]}
+        )
     return offset
 
 

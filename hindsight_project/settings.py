@@ -194,6 +194,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Hindsight-compatible surface: its status vocabulary (processing, not_found) as named enums
+    # beside the native one, so no status enum gets a hashed name.
+    "ENUM_NAME_OVERRIDES": {
+        "OperationStatusEnum": "operations.states.OperationStatus",
+        "CompatOperationStatusEnum": "operations.compat_serializers.COMPAT_STATUSES",
+        "CompatOperationStatusOrNotFoundEnum":
+            "operations.compat_serializers.COMPAT_STATUSES_OR_NOT_FOUND",
+    },
 }
 
 # --- Hindsight knobs ----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ urlpatterns = [
     path("version", health.version, name="version"),
     path("v1/version", health.version, name="v1-version"),
     path("admin/", admin.site.urls),
+    # Hindsight-compatible API (API.md §2), for the official hindsight-client.
+    path("v1/default/", include("hindsight_project.compat_urls")),
 ]
 
 # --- Scale-out: django-rq's queue/worker dashboard, staff only (its views require staff) -------

@@ -70,3 +70,20 @@ class JobFailed(HindsightError):
 
 class ExecutorUnavailable(HindsightError):
     code = "executor_unavailable"
+
+
+# --- Hindsight-compatible surface (API.md §2) -----------------------------------------------------
+
+
+class InvalidInput(HindsightError):
+    """A well-formed request the compatible surface answers with 400 (not a 422 body error)."""
+
+    code = "invalid_input"
+
+
+class InvalidOperationId(InvalidInput):
+    code = "invalid_operation_id"
+
+    def __init__(self, raw: object) -> None:
+        self.raw = str(raw)
+        super().__init__(f"Invalid operation_id format: {raw}")

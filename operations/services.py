@@ -48,10 +48,11 @@ def get_operation(bank: Bank, operation_id: object) -> Operation:
         raise OperationNotFound(pk, bank.bank_id) from None
 
 
-def cancel_operation(bank: Bank, operation_id: object) -> Operation:
-    """Cancel a pending or running operation (no-op if already cancelled); 409 otherwise."""
+def cancel_operation(bank: Bank, operation_id: object, *, strict: bool = False) -> Operation:
+    """Cancel a pending or running operation (no-op if already cancelled, unless ``strict``);
+    409 otherwise."""
     operation = get_operation(bank, operation_id)
-    transitions.cancel(operation.pk, bank.pk)
+    transitions.cancel(operation.pk, bank.pk, strict=strict)
     return get_operation(bank, operation.pk)
 
 

@@ -134,10 +134,11 @@ def fail(operation_id: object, worker_id: str, error: str, error_type: str = "")
 # --- User side ----------------------------------------------------------------------------------
 
 
-def cancel(operation_id: object, bank_pk: int | None = None) -> str:
+def cancel(operation_id: object, bank_pk: int | None = None, *, strict: bool = False) -> str:
     """``pending|running -> cancelled``. Returns the resulting status.
 
-    Cancelling a cancelled operation is a no-op; a completed or failed one raises
+    Cancelling a cancelled operation is a no-op (``strict=True``: ``InvalidTransition``, as the
+    Hindsight-compatible surface answers 409 for it); a completed or failed one raises
     ``InvalidTransition``. Once this returns, the worker's next progress commit matches no row,
     so nothing more of the operation is ever committed.
     """
@@ -145,7 +146,7 @@ def cancel(operation_id: object, bank_pk: int | None = None) -> str:
     if _cas(operation_id, S.CANCELLED, ACTIVE, where=where, completed_at=timezone.now()):
         return S.CANCELLED
     status = _current_status(operation_id, bank_pk)
-    if status == S.CANCELLED:
+    if status == S.CANCELLED and not strict:
         return status
     raise InvalidTransition(operation_id, "cancelled", status)
 

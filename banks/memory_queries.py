@@ -1,0 +1,60 @@
+"""Read queries over memories shared by the native and compatible memory listings and the
+compatible bank stats, so both surfaces filter the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Max, Q, QuerySet
+
+from .models import Bank, Memory, MemoryLink
+from .tags import with_tags
+
+
+def memories_matching(
+    bank: Bank,
+    *,
+    text: str | None = None,
+    document_id: str | None = None,
+    tags: list[str] | None = None,
+    tags_match: str = "all",
+    entity_id: str | None = None,
+) -> QuerySet[Memory]:
+    """The bank's memories, newest first, narrowed by a case-insensitive substring of the
+    content or context, a document id, tags and an entity they mention (stored links)."""
+    memories = Memory.objects.filter(bank=bank).select_related("bank")
+    if text:
+        memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
+    if document_id:
+        memories = memories.filter(document_id=document_id)
+    # Exact, case-sensitive tag matching on both database backends (banks.tags).
+    memories = with_tags(memories, tags or [], match=tags_match)
+    if entity_id is not None:
+        if not entity_id.isdigit():
+            return memories.none()  # entity ids are integers; any other id names no entity
+        memories = memories.filter(entity_links__entity_id=int(entity_id))
+    # A chunk's memories share one created_at (stored in one statement); the item index keeps
+    # "newest first" meaning "last submitted first" inside it, and stable across pages.
+    return memories.order_by("-created_at", "-item_index", "-id")
+
+
+def document_count(bank: Bank) -> int:
+    return (
+        Memory.objects.filter(bank=bank, document_id__isnull=False)
+        .values("document_id").distinct().count()
+    )
+
+
+def last_writes(bank_pks: Iterable[int]) -> dict[int, datetime]:
+    """When each bank last had a memory stored (one grouped query for a page of banks)."""
+    rows = (
+        Memory.objects.filter(bank_id__in=list(bank_pks))
+        .values("bank_id").annotate(last=Max("created_at")).order_by()
+    )
+    return {row["bank_id"]: row["last"] for row in rows}
+
+
+def link_count(bank: Bank) -> int:
+    """Links ``graph_update`` wrote between the bank's memories."""
+    return MemoryLink.objects.filter(bank=bank).count()

@@ -1,0 +1,191 @@
+"""Translation of operations to and from the Hindsight-compatible shapes (API.md §2.2).
+
+Only names and shapes change here; every value comes from the same ``Operation`` row the native
+API serializes. Vocabulary: status ``running`` is ``processing`` on this surface, types are
+``batch_retain`` / ``consolidation`` / ``graph_maintenance``, ``error`` is ``error_message``,
+``total`` is ``items_count`` and ``progress.total``, and ``lost_count`` is ``retry_count``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from hindsight_project.compat_http import query_error
+
+from .exceptions import InvalidOperationId
+from .jobs import get_job
+from .models import Operation, OperationItemFailure
+from .states import OperationStatus, OperationType, is_terminal
+
+STATUS_TO_COMPAT: dict[str, str] = {
+    OperationStatus.PENDING: "pending",
+    OperationStatus.RUNNING: "processing",
+    OperationStatus.COMPLETED: "completed",
+    OperationStatus.FAILED: "failed",
+    OperationStatus.CANCELLED: "cancelled",
+}
+STATUS_FROM_COMPAT: dict[str, str] = {name: status for status, name in STATUS_TO_COMPAT.items()}
+
+TYPE_TO_COMPAT: dict[str, str] = {
+    OperationType.BATCH_RETAIN: "batch_retain",
+    OperationType.REGENERATE_OBSERVATIONS: "consolidation",
+    OperationType.GRAPH_UPDATE: "graph_maintenance",
+}
+TYPE_FROM_COMPAT: dict[str, str] = {
+    **{name: op_type for op_type, name in TYPE_TO_COMPAT.items()},
+    "retain": OperationType.BATCH_RETAIN,
+}
+# Upstream type names we have no operations of: filtering by them is valid and matches nothing
+# (a client built for the full server must not get an error for asking).
+UPSTREAM_ONLY_TYPES = frozenset({"refresh_mental_model", "file_convert_retain", "webhook_delivery"})
+
+CANCELLABLE_HINT = "only 'pending' and 'processing' operations can be cancelled"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC with an explicit ``+00:00`` offset (the client accepts it as a string)."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def compat_status(status: str) -> str:
+    return STATUS_TO_COMPAT.get(status, status)
+
+
+def compat_type(operation_type: str) -> str:
+    return TYPE_TO_COMPAT.get(operation_type, operation_type)
+
+
+def transition_message(operation_id: str, action: str, status: str) -> str:
+    """The 409 text of an ``InvalidTransition``, in this surface's status vocabulary."""
+    message = f"Operation {operation_id} cannot be {action}: status is '{compat_status(status)}'"
+    if action == "cancelled":
+        message += f", {CANCELLABLE_HINT}"
+    return message
+
+
+def progress(operation: Operation) -> dict[str, Any]:
+    """The progress object: what is committed (``processed``) out of ``total``, and when the
+    worker last reported (``at``) so a poller can tell a slow run from a frozen one."""
+    stage = operation.stage or compat_status(operation.status)
+    return {
+        "stage": stage,
+        "at": iso(operation.heartbeat_at or operation.updated_at or operation.created_at),
+        "processed": operation.progress,
+        "total": operation.total,
+        "detail": {"failed_items": operation.failed_items_count},
+    }
+
+
+def operation_row(operation: Operation) -> dict[str, Any]:
+    """One row of ``GET .../operations`` (the client's ``OperationResponse``)."""
+    op_id = str(operation.pk)
+    op_type = compat_type(operation.type)
+    return {
+        "id": op_id,
+        "task_type": op_type,
+        "operation_id": op_id,
+        "operation_type": op_type,
+        "items_count": operation.total,
+        "document_id": None,
+        "filename": None,
+        "mental_model_id": None,
+        "details": None,
+        "created_at": iso(operation.created_at),
+        "updated_at": iso(operation.updated_at),
+        "status": compat_status(operation.status),
+        "error_message": operation.error,
+        "retry_count": operation.lost_count,
+        "next_retry_at": None,
+        "progress": progress(operation),
+    }
+
+
+def result_metadata(operation: Operation) -> dict[str, Any]:
+    """Counts, the failed units (index and error) and, once terminal, the job's summary.
+
+    Never the job's full result: for a 10,000-item retain that is 10,000 memory ids, loaded on
+    every poll only to be counted (the native detail endpoint has them)."""
+    failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
+    metadata: dict[str, Any] = {
+        "items_count": operation.total,
+        "processed": operation.progress,
+        "memory_ids_count": operation.progress - operation.failed_items_count,
+        "failed_items_count": operation.failed_items_count,
+        "failed_items": [{"index": f.index, "error": f.error} for f in failures],
+    }
+    if is_terminal(operation.status):
+        metadata.update(get_job(operation.type).summary(operation))
+    return metadata
+
+
+def operation_status(operation: Operation, payload: dict | None = None) -> dict[str, Any]:
+    """``GET .../operations/{id}`` (the client's ``OperationStatusResponse``)."""
+    row = operation_row(operation)
+    return {
+        "operation_id": row["operation_id"],
+        "status": row["status"],
+        "operation_type": row["operation_type"],
+        "id": row["id"],
+        "task_type": row["task_type"],
+        "mental_model_id": None,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "completed_at": iso(operation.completed_at),
+        "error_message": row["error_message"],
+        "retry_count": row["retry_count"],
+        "next_retry_at": None,
+        "progress": row["progress"],
+        "result_metadata": result_metadata(operation),
+        "details": None,
+        "child_operations": [],
+        "task_payload": payload,
+    }
+
+
+def not_found_status(operation_id: str) -> dict[str, Any]:
+    """Upstream answers an id unknown in the bank with 200 and ``status: not_found``."""
+    keys = ("operation_type", "id", "task_type", "mental_model_id", "created_at", "updated_at",
+            "completed_at", "error_message", "retry_count", "next_retry_at", "progress",
+            "result_metadata", "details", "child_operations", "task_payload")
+    return {"operation_id": operation_id, "status": "not_found", **dict.fromkeys(keys)}
+
+
+def action_response(operation_id: object, message: str) -> dict[str, Any]:
+    """The body of cancel, retry and delete: ``{"success", "message", "operation_id"}``."""
+    return {"success": True, "message": message, "operation_id": str(operation_id)}
+
+
+def parse_operation_id(raw: str) -> uuid.UUID:
+    """A path id that is not a UUID is a 400 here (the native API answers 404)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InvalidOperationId(raw) from None
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def statuses_filter(raw: str) -> list[str]:
+    """``?status=`` in this surface's names -> model statuses; unknown names are a 422."""
+    names = _split(raw)
+    unknown = [name for name in names if name not in STATUS_FROM_COMPAT]
+    if unknown:
+        raise query_error("status", f"Unknown status {', '.join(unknown)}; expected one of "
+                                    f"{', '.join(STATUS_FROM_COMPAT)}")
+    return [STATUS_FROM_COMPAT[name] for name in names]
+
+
+def types_filter(raw: str) -> list[str]:
+    """``?type=`` in this surface's names -> model types. Upstream-only type names match
+    nothing; names neither we nor upstream know are a 422."""
+    names = _split(raw)
+    unknown = [n for n in names if n not in TYPE_FROM_COMPAT and n not in UPSTREAM_ONLY_TYPES]
+    if unknown:
+        expected = sorted({*TYPE_FROM_COMPAT, *UPSTREAM_ONLY_TYPES})
+        raise query_error("type", f"Unknown operation type {', '.join(unknown)}; expected one of "
+                                  f"{', '.join(expected)}")
+    return [TYPE_FROM_COMPAT[name] for name in names if name in TYPE_FROM_COMPAT]

@@ -1,0 +1,139 @@
+"""Operation endpoints of the Hindsight-compatible surface (API.md §2.2).
+
+A translation layer: each view looks the bank up through ``banks.access``, calls the same
+``operations.services`` function as the native API and reshapes the result with
+``operations.compat``. Errors are raised, never built here (``api_errors`` renders them).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from banks.access import visible_bank
+from hindsight_project.compat_http import CompatAPIView, query_bool, query_int, query_str
+
+from . import compat, services
+from .compat_serializers import (
+    CompatErrorSerializer,
+    CompatOperationActionSerializer,
+    CompatOperationsListSerializer,
+    CompatOperationStatusSerializer,
+    CompatValidationErrorSerializer,
+)
+from .exceptions import OperationNotFound
+from .models import OperationPayload
+
+TAGS = ["Hindsight-compatible: operations"]
+LIST_DEFAULT_LIMIT = 20
+LIST_MAX_LIMIT = 100
+
+
+def _query(name: str, kind: object, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description)
+
+
+class OperationListView(CompatAPIView):
+    @extend_schema(
+        operation_id="compat_list_operations",
+        tags=TAGS,
+        parameters=[
+            _query("status", str, "pending, processing, completed, failed or cancelled"),
+            _query("type", str, "batch_retain (alias retain), consolidation, graph_maintenance"),
+            _query("limit", int, "1-100, default 20"),
+            _query("offset", int, ">= 0"),
+            _query("exclude_parents", bool, "accepted; there are no parent operations here"),
+        ],
+        responses={200: CompatOperationsListSerializer, 404: CompatErrorSerializer,
+                   422: CompatValidationErrorSerializer},
+    )
+    def get(self, request: Request, bank_id: str) -> Response:
+        bank = visible_bank(request, bank_id)
+        limit = query_int(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
+        offset = query_int(request, "offset", 0, minimum=0)
+        query_bool(request, "exclude_parents")  # validated only: no operation has children
+        operations = services.operations_for(bank)
+        if status := query_str(request, "status"):
+            operations = operations.filter(status__in=compat.statuses_filter(status))
+        if op_type := query_str(request, "type"):
+            operations = operations.filter(type__in=compat.types_filter(op_type))
+        operations = operations.order_by("-created_at", "-id")
+        rows = operations[offset : offset + limit]
+        return Response({
+            "bank_id": bank.bank_id,
+            "total": operations.count(),
+            "limit": limit,
+            "offset": offset,
+            "operations": [compat.operation_row(operation) for operation in rows],
+        })
+
+
+class OperationDetailView(CompatAPIView):
+    @extend_schema(
+        operation_id="compat_get_operation_status",
+        tags=TAGS,
+        parameters=[_query("include_payload", bool, "include the submitted payload")],
+        responses={200: CompatOperationStatusSerializer, 400: CompatErrorSerializer,
+                   404: CompatErrorSerializer},
+    )
+    def get(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        bank = visible_bank(request, bank_id)
+        op_id = compat.parse_operation_id(operation_id)
+        include_payload = query_bool(request, "include_payload")
+        try:
+            operation = services.get_operation(bank, op_id)
+        except OperationNotFound:
+            # Upstream answers 200 + "not_found" here; the client's model allows that status.
+            return Response(compat.not_found_status(str(op_id)))
+        payload = None
+        if include_payload:
+            payload = (OperationPayload.objects.filter(operation=operation)
+                       .values_list("data", flat=True).first())
+        return Response(compat.operation_status(operation, payload))
+
+    @extend_schema(
+        operation_id="compat_cancel_operation",
+        tags=TAGS,
+        request=None,
+        responses={200: CompatOperationActionSerializer, 400: CompatErrorSerializer,
+                   404: CompatErrorSerializer, 409: CompatErrorSerializer},
+    )
+    def delete(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        """Cancel (upstream's DELETE of an operation); 409 for any terminal status."""
+        bank = visible_bank(request, bank_id)
+        op_id = compat.parse_operation_id(operation_id)
+        services.cancel_operation(bank, op_id, strict=True)
+        return Response(compat.action_response(op_id, f"Operation {op_id} cancelled"))
+
+
+class OperationRetryView(CompatAPIView):
+    @extend_schema(
+        operation_id="compat_retry_operation",
+        tags=TAGS,
+        request=None,
+        responses={200: CompatOperationActionSerializer, 400: CompatErrorSerializer,
+                   404: CompatErrorSerializer, 409: CompatErrorSerializer},
+    )
+    def post(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        bank = visible_bank(request, bank_id)
+        op_id = compat.parse_operation_id(operation_id)
+        services.retry_operation(bank, op_id)
+        return Response(compat.action_response(op_id, f"Operation {op_id} queued for retry"))
+
+
+class OperationDeleteView(CompatAPIView):
+    @extend_schema(
+        operation_id="compat_delete_operation",
+        tags=TAGS,
+        request=None,
+        responses={200: CompatOperationActionSerializer, 400: CompatErrorSerializer,
+                   404: CompatErrorSerializer, 409: CompatErrorSerializer},
+    )
+    def delete(self, request: Request, bank_id: str, operation_id: str) -> Response:
+        """Delete a terminal operation record (its memories stay); 409 while it is active."""
+        bank = visible_bank(request, bank_id)
+        op_id = compat.parse_operation_id(operation_id)
+        services.delete_operation(bank, op_id)
+        return Response(compat.action_response(op_id, f"Operation {op_id} deleted"))
+
