@@ -82,8 +82,9 @@ def store_memories(memories: list[Memory]) -> None:
     """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
     so memories, entities and their full-text index rows commit together or not at all).
 
-    This is the ingest hot path, so it inserts with ``executemany`` instead of ``bulk_create``:
-    Django's per-field preparation costs more than SQLite's insert itself (bench/ingest.py).
+    This is the ingest hot path, so it inserts with ``executemany`` (``COPY`` on PostgreSQL)
+    instead of ``bulk_create``: Django's per-field preparation costs more than SQLite's insert
+    itself (bench/ingest.py).
     Values are still adapted by the backend's own ``adapt_*`` operations, so both SQLite and
     PostgreSQL get exactly what the ORM would have sent.
     """
