@@ -1,8 +1,8 @@
 """Fast multi-row inserts for the memory engine's hot paths (the retain chunk's memory-entity
-rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on PostgreSQL). Building a model instance per row
-and letting ``bulk_create`` prepare every field costs several times more than SQLite's insert
-itself (``bench/recall.py``); values are still adapted by the backend's own operations, so both
-SQLite and PostgreSQL get what the ORM would have sent."""
+rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on PostgreSQL). Building a
+model instance per row and letting ``bulk_create`` prepare every field costs several times more
+than SQLite's insert itself (``bench/recall.py``); values are still adapted by the backend's own
+operations, so both SQLite and PostgreSQL get what the ORM would have sent."""
 
 from __future__ import annotations
 
