@@ -7,7 +7,7 @@ PORT ?= 8888
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps migrate bench clean
+.PHONY: run test lint system-deps migrate bench clean run-scale
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,36 @@ run: migrate $(SECRET_FILE)
 	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
 		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
 		--timeout 120 --graceful-timeout 30 --access-logfile -
+
+# Scale-out on one machine, for trying it: local redis-server (port REDIS_PORT, default 6380),
+# PostgreSQL via DATABASE_URL or the SQLite file, the API and WORKERS (2) RQ workers.
+# Production layout: docs/scale-out.md.
+# Scale-out on one machine, for trying it: a throwaway redis-server (unless REDIS_URL is given),
+# the database of DATABASE_URL (SQLite file by default), the API on gunicorn and $(WORKERS) RQ
+# workers (settings.RQ["WORKER_CLASS"] adds the liveness sweeper). Ctrl-C stops everything.
+# Production layout: docs/scale-out.md.
+WORKERS ?= 2
+REDIS_PORT ?= 6380
+run-scale: migrate $(SECRET_FILE)
+	@set -euo pipefail; \
+	export HINDSIGHT_EXECUTOR=rq; \
+	if [ -z "$${SECRET_KEY:-}$${SECRET_KEY_FILE:-}" ]; then \
+		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
+	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$(REDIS_PORT)/0}"; \
+	pids=(); \
+	trap 'trap - EXIT INT TERM; kill $${pids[@]} 2>/dev/null || true; wait || true' EXIT INT TERM; \
+	if [ "$$REDIS_URL" = "redis://127.0.0.1:$(REDIS_PORT)/0" ]; then \
+		mkdir -p data/redis; \
+		redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir data/redis \
+			--save "" --appendonly no --loglevel warning & pids+=($$!); \
+	fi; \
+	$(PY) manage.py collectstatic --noinput -v0; \
+	for _ in $$(seq 1 $(WORKERS)); do $(PY) manage.py rqworker default & pids+=($$!); done; \
+	$(VENV)/bin/gunicorn hindsight_project.wsgi:application --bind $(HOST):$(PORT) \
+		--workers 2 --worker-class gthread --threads 16 --timeout 120 --access-logfile - \
+		& pids+=($$!); \
+	echo "scale-out: API http://$(HOST):$(PORT)  Redis $$REDIS_URL  workers $(WORKERS)"; \
+	wait -n
 
 # Debian packages the suite starts for real: redis-server, PostgreSQL, chromium.
 system-deps:

@@ -1,8 +1,8 @@
 """Fast multi-row inserts for the memory engine's hot paths (the retain chunk's memory-entity
-rows, graph_update's links): ``executemany`` on plain tuples. Building a model instance per row
-and letting ``bulk_create`` prepare every field costs several times more than SQLite's insert
-itself (``bench/recall.py``); values are still adapted by the backend's own operations, so both
-SQLite and PostgreSQL get what the ORM would have sent."""
+rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on PostgreSQL). Building a
+model instance per row and letting ``bulk_create`` prepare every field costs several times more
+than SQLite's insert itself (``bench/recall.py``); values are still adapted by the backend's own
+operations, so both SQLite and PostgreSQL get what the ORM would have sent."""
 
 from __future__ import annotations
 
@@ -42,7 +42,14 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
     names = ", ".join(qn(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {qn(model._meta.db_table)} ({names}) VALUES ({marks})", prepared
-        )
+        if connection.vendor == "postgresql":
+            # COPY streams all rows in one round trip; per-row INSERTs (even pipelined) cost
+            # several times more on PostgreSQL (bench/ingest_rq.py).
+            with cursor.copy(f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+                for row in prepared:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO {qn(model._meta.db_table)} ({names}) VALUES ({marks})", prepared
+            )
     return len(prepared)

@@ -160,8 +160,12 @@ class CompatRetainResponseSerializer(serializers.Serializer):
         self.fields["async"] = serializers.BooleanField()
 
 
+class CompatEntityIncludeSerializer(serializers.Serializer):
+    max_tokens = _opt(serializers.IntegerField, min_value=1)
+
+
 class CompatIncludeSerializer(serializers.Serializer):
-    entities = _opt(serializers.DictField)
+    entities = _opt(CompatEntityIncludeSerializer)
     chunks = _opt(serializers.DictField)
     source_facts = _opt(serializers.DictField)
 

@@ -58,8 +58,8 @@ MEMORY_TAGS = ["Hindsight-compatible: memories"]
 MAX_PAGE = 1000  # larger limits are capped, as on the native API
 # Candidate list length per upstream recall budget; max_tokens then cuts the ranked list.
 BUDGET_LIMITS = {"low": 20, "mid": 50, "high": 100}
-# Upstream's strict/exact tag modes differ only in how untagged memories count; ours never
-# match a tag filter, which is what the strict modes mean.
+# Upstream's non-strict modes also admit untagged memories; here an untagged memory never
+# matches a tag filter (the strict meaning), and "exact" is approximated by "all".
 TAGS_MATCH = {"any": "any", "any_strict": "any", "all": "all", "all_strict": "all",
               "exact": "all"}
 ERRORS = {404: CompatErrorSerializer, 422: CompatValidationErrorSerializer}

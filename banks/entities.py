@@ -32,8 +32,8 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from .bulk import insert_rows
 from .models import Bank, Entity, Memory, MemoryEntity, Observation
@@ -66,20 +66,21 @@ _NAME_RUN = re.compile(_CAP_WORD + r"(?:[ \t]+" + _CAP_WORD + ")*")
 _INSIDE_WORD = re.compile(r"[\w'\u2019-]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text refuses NUL
 # ASCII punctuation plus typographic quotes and dashes (\u2018-\u201d, \u2013, \u2014).
 _EDGE_PUNCT = " \t\r\n.,;:!?\"'()[]{}<>/\\|*_~`-\u2018\u2019\u201c\u201d\u2013\u2014\u00ab\u00bb"
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple: built for every mention of every retained item
     key: str  # normalised name: the entity's identity within a bank
     display: str  # as written
     type: str
 
 
+@lru_cache(maxsize=65_536)  # names repeat across a bank's memories; this runs per mention
 def normalise(text: str) -> str:
     """The entity key: NFKC, case-folded, whitespace collapsed, surrounding punctuation off."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", _CONTROL.sub("", text))
     text = _SPACES.sub(" ", text).strip(_EDGE_PUNCT)
     return text.casefold()[:MAX_NAME_LENGTH]
 

@@ -28,8 +28,8 @@ def memories_matching(
         memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
     if document_id:
         memories = memories.filter(document_id=document_id)
-    # Exact, case-sensitive tag matching on both backends (banks.tags, issue 6).
-    memories = with_tags(memories, tags or [], tags_match)
+    # Exact, case-sensitive tag matching on both database backends (banks.tags).
+    memories = with_tags(memories, tags or [], match=tags_match)
     if entity_id is not None:
         if not entity_id.isdigit():
             return memories.none()  # entity ids are integers; any other id names no entity

@@ -82,8 +82,9 @@ def store_memories(memories: list[Memory]) -> None:
     """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
     so memories, entities and their full-text index rows commit together or not at all).
 
-    This is the ingest hot path, so it inserts with ``executemany`` instead of ``bulk_create``:
-    Django's per-field preparation costs more than SQLite's insert itself (bench/ingest.py).
+    This is the ingest hot path, so it inserts with ``executemany`` (``COPY`` on PostgreSQL)
+    instead of ``bulk_create``: Django's per-field preparation costs more than SQLite's insert
+    itself (bench/ingest.py).
     Values are still adapted by the backend's own ``adapt_*`` operations, so both SQLite and
     PostgreSQL get exactly what the ORM would have sent.
     """
@@ -98,7 +99,14 @@ def store_memories(memories: list[Memory]) -> None:
             memory.created_at = now
         rows.append([convert(getattr(memory, attname)) for attname, convert in converters])
     with connection.cursor() as cursor:
-        cursor.executemany(_memory_insert_sql(), rows)
+        if connection.vendor == "postgresql":
+            # COPY streams the whole chunk in one round trip: several times faster than one
+            # INSERT per row, and faster than multi-row INSERTs (bench/ingest_rq.py).
+            with cursor.copy(_memory_copy_sql()) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_memory_insert_sql(), rows)
     entities.link_mentions(memories, mentions)
 
 
@@ -138,6 +146,12 @@ def _memory_insert_sql() -> str:
     columns = ", ".join(qn(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {qn(Memory._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+
+def _memory_copy_sql() -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(field.column) for field in Memory._meta.concrete_fields)
+    return f"COPY {qn(Memory._meta.db_table)} ({columns}) FROM STDIN"
 
 
 def bank_stats(bank_pks: list[int]) -> dict[int, dict]:

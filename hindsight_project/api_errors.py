@@ -103,6 +103,8 @@ def validation_entries(detail: Any, loc: tuple = ()) -> list[dict[str, Any]]:
             if not loc and key not in _LOCATIONS:
                 where = ("path", key) if key in _PATH_PARAMS else ("body", key)
                 where = ("body",) if key == "non_field_errors" else where
+            elif key == "non_field_errors":
+                where = loc  # about the object itself
             else:
                 where = (*loc, int(key) if str(key).isdigit() else key)
             entries.extend(validation_entries(value, where))

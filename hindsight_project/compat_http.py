@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from .pagination import MAX_OFFSET
-
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
+# Larger integers overflow the database's 64-bit LIMIT/OFFSET (a 500 on SQLite): 422 instead.
+QUERY_INT_MAX = 2**62
 
 
 class CompatAPIView(APIView):
@@ -42,8 +42,6 @@ def query_int(
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    # Unbounded integers reach LIMIT/OFFSET and overflow the database's 64-bit integers (500).
-    maximum = MAX_OFFSET if maximum is None else maximum
     try:
         value = int(raw)
     except ValueError:
@@ -51,7 +49,8 @@ def query_int(
     if minimum is not None and value < minimum:
         raise query_error(name, f"Input should be greater than or equal to {minimum}",
                           "greater_than_equal")
-    if maximum is not None and value > maximum:
+    maximum = QUERY_INT_MAX if maximum is None else min(maximum, QUERY_INT_MAX)
+    if value > maximum:
         raise query_error(name, f"Input should be less than or equal to {maximum}",
                           "less_than_equal")
     return value

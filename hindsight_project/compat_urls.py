@@ -1,18 +1,35 @@
 """Routes of the Hindsight-compatible surface, mounted at ``/v1/default/`` (API.md §2).
 
 No trailing slashes. A ``bank_id`` may contain ``/`` (the client sends it as ``%2F``, which
-arrives decoded), so it uses the ``path`` converter; the more specific routes come first, which
-makes a bank id ending in one of the sub-resource names (``x/stats``) address that sub-resource.
+arrives decoded), so it uses the ``bank_id`` converter, which takes any characters; the more
+specific routes come first, which makes a bank id ending in one of the sub-resource names
+(``x/stats``) address that sub-resource.
 """
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from banks import compat_views as banks
 from operations import compat_views as operations
 
-OPERATION = "banks/<path:bank_id>/operations/<str:operation_id>"
+
+class BankIdConverter:
+    """Like ``path`` (``/`` allowed) but also newlines: an unknown odd id must reach the view and
+    get this surface's JSON 404, not Django's HTML one."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(BankIdConverter, "bank_id")
+
+OPERATION = "banks/<bank_id:bank_id>/operations/<str:operation_id>"
 
 urlpatterns = [
     path("banks", banks.BankListView.as_view(), name="compat-banks"),
@@ -21,13 +38,13 @@ urlpatterns = [
     path(f"{OPERATION}/delete", operations.OperationDeleteView.as_view(),
          name="compat-operation-delete"),
     path(OPERATION, operations.OperationDetailView.as_view(), name="compat-operation"),
-    path("banks/<path:bank_id>/operations", operations.OperationListView.as_view(),
+    path("banks/<bank_id:bank_id>/operations", operations.OperationListView.as_view(),
          name="compat-operations"),
-    path("banks/<path:bank_id>/memories/recall", banks.RecallView.as_view(),
+    path("banks/<bank_id:bank_id>/memories/recall", banks.RecallView.as_view(),
          name="compat-recall"),
-    path("banks/<path:bank_id>/memories/list", banks.MemoryListView.as_view(),
+    path("banks/<bank_id:bank_id>/memories/list", banks.MemoryListView.as_view(),
          name="compat-memories-list"),
-    path("banks/<path:bank_id>/memories", banks.RetainView.as_view(), name="compat-retain"),
-    path("banks/<path:bank_id>/stats", banks.BankStatsView.as_view(), name="compat-stats"),
-    path("banks/<path:bank_id>", banks.BankDetailView.as_view(), name="compat-bank"),
+    path("banks/<bank_id:bank_id>/memories", banks.RetainView.as_view(), name="compat-retain"),
+    path("banks/<bank_id:bank_id>/stats", banks.BankStatsView.as_view(), name="compat-stats"),
+    path("banks/<bank_id:bank_id>", banks.BankDetailView.as_view(), name="compat-bank"),
 ]

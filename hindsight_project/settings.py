@@ -279,6 +279,8 @@ HINDSIGHT_HEARTBEAT_INTERVAL = env_float(
 HINDSIGHT_CANCEL_GRACE = env_float("HINDSIGHT_CANCEL_GRACE", 10.0, minimum=0)
 # Extra modules that register job types (imported after the built-in ones; may replace one).
 HINDSIGHT_JOB_MODULES = env_list("HINDSIGHT_JOB_MODULES", [])
+# A plain `manage.py rqworker` runs our worker class (RQ's worker + the liveness sweeper).
+RQ = {"WORKER_CLASS": "operations.rq_worker.HindsightWorker"}
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

@@ -22,6 +22,9 @@ urlpatterns = [
     path("v1/default/", include("hindsight_project.compat_urls")),
 ]
 
+# --- Scale-out: django-rq's queue/worker dashboard, staff only (its views require staff) -------
+urlpatterns += [path("django-rq/", include("django_rq.urls"))]
+
 # Security (issue 9): JSON, not Django's HTML pages, for unmatched URLs and crashes.
 handler404 = "hindsight_project.http_errors.not_found"
 handler500 = "hindsight_project.http_errors.server_error"

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Min
 from django.utils import timezone
 
 from . import transitions
+from .models import Operation
+from .states import OperationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,19 @@ class SweepOutcome:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     redispatched: list[str] = field(default_factory=list)
+
+
+def seconds_until_stale(stale_after: float | None = None) -> float | None:
+    """Seconds until the oldest running heartbeat crosses ``stale_after`` (<= 0: already), or
+    None when nothing runs. Sweepers sleep until then instead of a whole interval, so a dead
+    worker's operation is taken over right at ``STALE_AFTER``, not up to a sweep later."""
+    stale_after = settings.HINDSIGHT_STALE_AFTER if stale_after is None else stale_after
+    oldest = Operation.objects.filter(status=OperationStatus.RUNNING).aggregate(
+        oldest=Min("heartbeat_at")
+    )["oldest"]
+    if oldest is None:
+        return None
+    return (oldest + timedelta(seconds=stale_after) - timezone.now()).total_seconds()
 
 
 def unclaimed_pending(grace: float, limit: int = 500) -> list[str]:

@@ -1,10 +1,12 @@
-"""The RQ worker class for operations: ``manage.py rqworker --worker-class
-operations.rq_worker.HindsightWorker``.
+"""The RQ worker class for operations: a plain ``manage.py rqworker`` uses it
+(``settings.RQ["WORKER_CLASS"]``).
 
 It is RQ's forking worker plus our sweeper thread, which runs a liveness pass at worker start and
 every ``HINDSIGHT_SWEEP_INTERVAL`` seconds: every worker reaps operations whose heartbeat went
 stale, so a dead worker is noticed by any survivor within ``HINDSIGHT_STALE_AFTER`` -- not after
 RQ's own maintenance interval, and by the API process's sweeper even when no worker is alive.
+A worker also takes over, within one sweep, operations whose work-horse on the same machine has
+died (``rq_executor.recover_dead_horses``): a killed process needs no heartbeat timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .rq_executor import RQExecutor, Sweeper
 class HindsightWorker(Worker):
     def work(self, *args: object, **kwargs: object) -> bool:
         # Started in the parent worker only; a forked work-horse has no copy of this thread.
-        sweeper = Sweeper(RQExecutor(), name=f"hindsight-sweeper-{self.name}")
+        sweeper = Sweeper(RQExecutor(), name=f"hindsight-sweeper-{self.name}", local_horses=True)
         sweeper.start()
         try:
             return super().work(*args, **kwargs)

@@ -157,12 +157,15 @@ def _ensure_pg_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(
+        result = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-            check=True,
             capture_output=True,
+            text=True,
         )
+    try:  # a parallel test session may have created it first: that is fine too
         return pwd.getpwnam(PG_USER)
+    except KeyError:
+        raise ServerError(f"could not create user {PG_USER}: {result.stderr}") from None
 
 
 class PostgresCluster:

@@ -136,3 +136,22 @@ def submit_retain_items(bank, contents):
     operation = submit(bank, OperationType.BATCH_RETAIN, {"contents": contents},
                        dispatch=False).operation
     run_operation(operation.pk)
+
+
+@pytest.mark.parametrize("body", [
+    {"query": "\x00%_'\"; DROP TABLE banks_memory; --"},
+    {"query": "AND OR NOT NEAR * ^ : ( )"},
+    {"query": "x" * 5000, "limit": 1000},
+    {"query": "Alice", "since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"},
+    {"query": "Alice", "tags": [], "document_id": "", "max_tokens": None},
+])
+def test_recall_endpoint_never_fails_on_odd_but_valid_input(api, corpus, body):
+    response = recall(api, body)
+    assert response.status_code in (200, 400)
+    assert isinstance(response.json().get("results", []), list)
+
+
+def test_entity_search_with_odd_characters_is_an_empty_page(api, corpus):
+    response = api.get("/api/banks/alpha/entities/", {"q": "\x00%_'"})
+    assert response.status_code == 200
+    assert response.json()["entities"] == []

@@ -8,7 +8,6 @@ import re
 import socket
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from banks.models import Bank, Memory
 from operations import transitions
@@ -338,17 +337,7 @@ def test_url_option_after_the_command_overrides_the_environment(cli, live_server
 # --- recall ------------------------------------------------------------------------------------
 
 
-def recall_mounted() -> bool:
-    try:
-        resolve("/api/banks/demo/memories/recall/")
-    except Resolver404:
-        return False
-    return True
-
-
 def test_recall_prints_memories_ranked_by_relevance(cli):
-    if not recall_mounted():
-        pytest.skip("POST /api/banks/{bank}/memories/recall/ is not mounted on this branch yet")
     assert cli("retain", "demo", "Alice drinks green tea every morning.").code == 0
     assert cli("retain", "demo", "Bob repairs old bicycles.").code == 0
     table = cli("recall", "demo", "green tea", "--limit", "5")
@@ -362,8 +351,6 @@ def test_recall_prints_memories_ranked_by_relevance(cli):
 
 
 def test_recall_in_an_unknown_bank_is_a_404_line(cli):
-    if not recall_mounted():
-        pytest.skip("POST /api/banks/{bank}/memories/recall/ is not mounted on this branch yet")
     result = cli("recall", "ghost", "anything")
     assert result.code == 3
     assert result.error_line.startswith("error: 404 not found: ")

@@ -10,7 +10,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from banks.models import Memory
 from hindsight_cli.main import build_parser
@@ -73,10 +72,6 @@ def test_operation_snippets_run_verbatim(live_server, monkeypatch):
 
 
 def test_recall_snippet_runs_verbatim(live_server, monkeypatch):
-    try:
-        resolve("/api/banks/my-bank/memories/recall/")
-    except Resolver404:
-        pytest.skip("POST /api/banks/{bank}/memories/recall/ is not mounted on this branch yet")
     monkeypatch.setenv("HINDSIGHT_API_URL", live_server.url)
     namespace: dict = {}
     run("start-async", namespace)

@@ -207,3 +207,31 @@ def test_list_memories_with_an_unknown_tags_match_is_422(api):
     response = api.get(f"{BASE}/demo/memories/list?tags=a&tags_match=some")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "tags_match"]
+
+
+@pytest.mark.parametrize("bank_id", ["%0A", "a%2Fb%0Ac", "%20"])
+def test_an_unknown_odd_bank_id_gets_the_json_404(api, bank_id):
+    response = api.get(f"{BASE}/{bank_id}/memories/list")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("Bank '")
+
+
+def test_an_item_that_is_not_an_object_is_located_at_its_index(api):
+    response = api.post(f"{BASE}/demo/memories", {"items": [{"content": "ok"}, 5]}, **JSON)
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "items", 1]]
+
+
+def test_absurdly_large_paging_values_are_422_not_a_database_error(api):
+    make_bank("demo")
+    response = api.get(f"{BASE}/demo/memories/list?offset=99999999999999999999")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+def test_entity_include_options_are_validated(api):
+    make_bank("demo")
+    body = {"query": "tea", "include": {"entities": {"max_tokens": "many"}}}
+    response = api.post(f"{BASE}/demo/memories/recall", body, **JSON)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "include", "entities", "max_tokens"]

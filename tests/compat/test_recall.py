@@ -139,3 +139,11 @@ def test_list_memories_names_entities_and_filters_by_entity_id(facts):
     mentioning_bob = facts.list_memories("demo", entity_id=str(bob.pk))
     assert [m.text for m in mentioning_bob.items] == ["Bob prefers black coffee"]
     assert facts.list_memories("demo", entity_id="not-an-entity").total == 0
+
+
+def test_entities_supplied_with_a_retain_are_linked_before_extracted_ones(hindsight):
+    hindsight.retain("demo", "the quarterly numbers from Alice",
+                     entities=[{"text": "acme corp", "type": "ORG"}])
+    [row] = hindsight.list_memories("demo").items
+    assert row.entities == "acme corp, Alice"
+    assert hindsight.recall("demo", "quarterly").results[0].entities == ["acme corp", "Alice"]

@@ -60,6 +60,7 @@ def test_created_after_and_before_filter_by_time(api, mixed):
 @pytest.mark.parametrize(
     "query",
     ["?status=bogus", "?type=nope", "?limit=0", "?limit=abc", "?offset=-1",
+     "?offset=99999999999999999999999",
      "?created_after=yesterday", "?cursor=garbage", "?cursor=x&offset=2"],
 )
 def test_bad_list_parameters_are_400_with_the_field_named(api, bank, query):

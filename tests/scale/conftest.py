@@ -60,3 +60,14 @@ def embedded_stack() -> Iterator[Stack]:
 @pytest.fixture
 def bank_id() -> str:
     return f"bank-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module", params=["embedded", "rq"])
+def any_stack(request) -> Iterator[Stack]:
+    """The same behavioural tests against both ways to run: embedded + SQLite, RQ + PostgreSQL."""
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "rq" else None
+    stack, redis = start_stack(request.param, cluster)
+    yield stack
+    stack.close()
+    if redis is not None:
+        redis.close()

@@ -4,13 +4,14 @@ exactly like users do, and kill its processes like a failing machine would.
 
 Two shapes, the two ways to run the product (DESIGN.md §2):
 - ``embedded``: SQLite file + the executor thread pool inside the gunicorn process;
-- ``rq``: PostgreSQL + Redis + ``manage.py rqworker --worker-class HindsightWorker`` processes.
+- ``rq``: PostgreSQL + Redis + ``manage.py rqworker`` processes (our HindsightWorker class).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,6 @@ import httpx
 from tests.servers import RedisServer, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER_CLASS = "operations.rq_worker.HindsightWorker"
 
 # Small liveness timings so failures are detected in seconds, not the production 30 s.
 FAST_LIVENESS = {
@@ -80,6 +80,7 @@ class Stack:
         redis: RedisServer | None = None,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        fast_liveness: bool = True,
     ) -> None:
         assert kind in ("embedded", "rq")
         self.kind = kind
@@ -99,7 +100,7 @@ class Stack:
             "LOG_LEVEL": "INFO",
             # With DEBUG off the server refuses the built-in default key (issue 9).
             "SECRET_KEY": os.environ.get("SECRET_KEY") or "scale-stack-" + "k" * 40,
-            **FAST_LIVENESS,
+            **(FAST_LIVENESS if fast_liveness else {}),
             **(env or {}),
         }
         if redis is not None:
@@ -116,9 +117,14 @@ class Stack:
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
+    def manage(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """Run a management command against this deployment's database and Redis."""
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                              env={**self.env, **env}, check=True, capture_output=True,
+                              text=True, timeout=180)
+
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
-                       env=self.env, check=True, capture_output=True, timeout=180)
+        self.manage("migrate", "--noinput", "-v0")
 
     def start_server(self) -> None:
         self.server = self._spawn(
@@ -146,7 +152,8 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         worker = self._spawn(
-            [sys.executable, "manage.py", "rqworker", "--worker-class", WORKER_CLASS, "default"],
+            # Plain `rqworker`: settings.RQ["WORKER_CLASS"] makes it our HindsightWorker.
+            [sys.executable, "manage.py", "rqworker", "default"],
             f"worker-{len(self._logs)}.log",
         )
         self.workers.append(worker)
@@ -191,6 +198,7 @@ class Stack:
             stop_process(self.server)
             self.server = None
         self.client.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def logs(self, tail: int = 3000) -> str:
         return "\n".join(

@@ -5,8 +5,10 @@ final state with each item stored exactly once."""
 
 from __future__ import annotations
 
+import re
 import time
 
+import httpx
 import pytest
 import redis
 from rq.job import Job
@@ -160,3 +162,39 @@ def test_chunk_slower_than_stale_after_is_not_reaped_while_its_worker_lives(stac
     assert done["status"] == "completed"
     assert done["attempt"] == 1  # the heartbeat thread kept it alive: never taken over
     assert_stored_exactly_once(stack, bank_id, done, 10)
+
+
+def test_django_rq_dashboard_is_served_to_staff_only(stack):
+    anonymous = stack.client.get("/django-rq/")
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous.headers["location"]
+
+    stack.manage("createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.com",
+                 DJANGO_SUPERUSER_PASSWORD="correct horse battery")
+    with httpx.Client(base_url=str(stack.client.base_url), timeout=30) as browser:
+        login_page = browser.get("/admin/login/", params={"next": "/django-rq/"})
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)[1]
+        dashboard = browser.post(
+            "/admin/login/?next=/django-rq/",
+            data={"csrfmiddlewaretoken": token, "username": "ops",
+                  "password": "correct horse battery", "next": "/django-rq/"},
+            follow_redirects=True,
+        )
+    assert dashboard.status_code == 200
+    assert str(dashboard.url).endswith("/django-rq/")
+    assert "default" in dashboard.text and "Workers" in dashboard.text
+
+
+def test_dead_worker_is_noticed_with_no_rq_worker_alive_and_resumed_by_a_new_one(stack, bank_id):
+    """RQ itself needs a live worker's maintenance to notice a dead one; our reaper needs only
+    the database (here: the API process's sweeper)."""
+    op = stack.retain_async(bank_id, contents(300, fault="slow:0.02"))  # ~6 s of work
+    op_id = op["operation_id"]
+    stack.wait_progress(bank_id, op_id, at_least=40)
+    for worker in list(stack.workers):  # every worker, busy or not
+        stack.kill_worker(worker)
+    requeued = stack.wait_status(bank_id, op_id, {"pending"}, timeout=30)
+    assert requeued["progress"] >= 40  # committed progress is kept
+    stack.start_worker()
+    done = stack.wait_status(bank_id, op_id, {"completed", "failed"}, timeout=90)
+    assert (done["status"], done["attempt"]) == ("completed", 2)
+    assert_stored_exactly_once(stack, bank_id, done, 300)

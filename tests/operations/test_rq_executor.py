@@ -1,0 +1,95 @@
+"""The RQ transport against a real redis-server: one RQ job per operation with the operation's
+id, no duplicate queue entries on re-dispatch, deliberate timeouts, and a quick, clear failure
+(never a hang) when Redis is down -- the row then waits for the outbox sweep."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from rq.job import Job
+
+from operations import transitions
+from operations.models import Operation
+from operations.rq_executor import (
+    RQExecutor,
+    local_prefix,
+    perform_operation,
+    recover_dead_horses,
+)
+from operations.states import OperationStatus
+from tests.factories import submit_retain
+from tests.servers import RedisServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def executor(settings, redis_server, redis_url) -> RQExecutor:
+    redis_server.flush()
+    settings.RQ_QUEUES = {"default": {"URL": redis_url}}
+    return RQExecutor()
+
+
+def test_dispatch_enqueues_one_job_named_after_the_operation(executor, bank, settings):
+    op = submit_retain(bank, 3)
+    executor.dispatch(str(op.pk))
+    queue = executor.queue()
+    assert queue.job_ids == [str(op.pk)]
+    job = Job.fetch(str(op.pk), connection=executor.connection())
+    assert job.func is perform_operation and job.args == (str(op.pk),)
+    assert job.timeout == settings.HINDSIGHT_JOB_TIMEOUT > 180  # never RQ's 180 s default
+    assert job.result_ttl == settings.HINDSIGHT_RQ_RESULT_TTL
+
+
+def test_redispatch_of_a_queued_operation_adds_no_duplicate_entry(executor, bank):
+    op = submit_retain(bank, 3)
+    for _ in range(3):
+        executor.dispatch(str(op.pk))
+    assert executor.queue().job_ids == [str(op.pk)]
+
+
+def test_health_reports_queue_and_workers_when_redis_answers(executor):
+    health = executor.health()
+    assert health["status"] == "ok" and health["redis"] == "connected"
+    assert health["queued"] == 0 and health["workers"] == 0
+
+
+def test_dead_redis_fails_dispatch_and_health_quickly(settings, bank):
+    dead = RedisServer()
+    dead.start()
+    dead.stop()
+    try:
+        settings.RQ_QUEUES = {"default": {"URL": dead.url}}
+        executor = RQExecutor()
+        op = submit_retain(bank, 3)
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            executor.dispatch(str(op.pk))
+        health = executor.health()
+        assert time.monotonic() - started < 2 * settings.HINDSIGHT_REDIS_TIMEOUT + 1
+        assert health["status"] == "error" and health["redis"] == "unavailable"
+    finally:
+        dead.close()
+
+
+def test_operations_of_dead_local_work_horses_are_requeued_at_once(bank):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead, alive = submit_retain(bank, 3), submit_retain(bank, 3)
+    elsewhere = submit_retain(bank, 3)
+    assert transitions.claim(dead.pk, f"{local_prefix()}{gone.pid}")
+    assert transitions.claim(alive.pk, f"{local_prefix()}{os.getpid()}")
+    assert transitions.claim(elsewhere.pk, f"rq:another-machine:1:{gone.pid}")
+
+    assert recover_dead_horses(max_attempts=3) == [str(dead.pk)]
+
+    statuses = dict(Operation.objects.values_list("pk", "status"))
+    assert statuses[dead.pk] == OperationStatus.PENDING
+    # A live horse and another machine's horse are left to their heartbeats.
+    assert statuses[alive.pk] == statuses[elsewhere.pk] == OperationStatus.RUNNING
+    assert Operation.objects.get(pk=dead.pk).lost_count == 1
