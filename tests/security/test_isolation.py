@@ -47,7 +47,8 @@ def walk(resolver: URLResolver | None = None, prefix: str = "") -> list[Route]:
         part = str(entry.pattern)
         if part.startswith("^"):
             part = _GROUP.sub(lambda m: "{" + m["name"] + "}", part[1:].removesuffix("$"))
-            part = part.replace("\\.", ".").replace("\\/", "/")
+            # Optional parts ("(?P<token>...)?/?") are exercised as present.
+            part = part.replace("\\.", ".").replace("\\/", "/").replace("?", "")
         else:
             part = _PARAM.sub(lambda m: "{" + m["name"] + "}", part)
         if isinstance(entry, URLResolver):
@@ -104,8 +105,9 @@ def param_values(name: str, tenant_b) -> list[str]:
         return [B_BANK, "alpha"]
     if name == "operation_id":
         return b_ops
-    # Ids added by other apps (entity, memory, document...): try B's ids of each kind.
-    return [str(tenant_b["memory"].pk), b_ops[0], "beta-doc", B_BANK]
+    # Ids added by other apps (entity, memory, document, queue index...): try B's ids of each
+    # kind, and 0 for integer converters.
+    return [str(tenant_b["memory"].pk), b_ops[0], "beta-doc", B_BANK, "0"]
 
 
 def bodies(tenant_b) -> list[dict]:
