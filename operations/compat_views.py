@@ -7,11 +7,15 @@ A translation layer: each view looks the bank up through ``banks.access``, calls
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banks.access import visible_bank
+from banks.models import Bank
 from hindsight_project.compat_http import CompatAPIView, query_bool, query_int, query_str
 
 from . import compat, services
@@ -33,6 +37,18 @@ LIST_MAX_LIMIT = 100
 def _query(name: str, kind: object, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description)
 
+
+
+def act_on_operation(
+    request: Request, bank_id: str, operation_id: str, done: str,
+    action: Callable[[Bank, uuid.UUID], object],
+) -> Response:
+    """The shape of every compat action: visible bank, parsed id, one service call, the
+    upstream ``{"success", "message", "operation_id"}`` answer."""
+    bank = visible_bank(request, bank_id)
+    op_id = compat.parse_operation_id(operation_id)
+    action(bank, op_id)
+    return Response(compat.action_response(op_id, f"Operation {op_id} {done}"))
 
 class OperationListView(CompatAPIView):
     @extend_schema(
@@ -101,10 +117,9 @@ class OperationDetailView(CompatAPIView):
     )
     def delete(self, request: Request, bank_id: str, operation_id: str) -> Response:
         """Cancel (upstream's DELETE of an operation); 409 for any terminal status."""
-        bank = visible_bank(request, bank_id)
-        op_id = compat.parse_operation_id(operation_id)
-        services.cancel_operation(bank, op_id, strict=True)
-        return Response(compat.action_response(op_id, f"Operation {op_id} cancelled"))
+        return act_on_operation(request, bank_id, operation_id, "cancelled",
+                                lambda bank, op_id: services.cancel_operation(bank, op_id,
+                                                                              strict=True))
 
 
 class OperationRetryView(CompatAPIView):
@@ -116,10 +131,8 @@ class OperationRetryView(CompatAPIView):
                    404: CompatErrorSerializer, 409: CompatErrorSerializer},
     )
     def post(self, request: Request, bank_id: str, operation_id: str) -> Response:
-        bank = visible_bank(request, bank_id)
-        op_id = compat.parse_operation_id(operation_id)
-        services.retry_operation(bank, op_id)
-        return Response(compat.action_response(op_id, f"Operation {op_id} queued for retry"))
+        return act_on_operation(request, bank_id, operation_id, "queued for retry",
+                                services.retry_operation)
 
 
 class OperationDeleteView(CompatAPIView):
@@ -132,8 +145,6 @@ class OperationDeleteView(CompatAPIView):
     )
     def delete(self, request: Request, bank_id: str, operation_id: str) -> Response:
         """Delete a terminal operation record (its memories stay); 409 while it is active."""
-        bank = visible_bank(request, bank_id)
-        op_id = compat.parse_operation_id(operation_id)
-        services.delete_operation(bank, op_id)
-        return Response(compat.action_response(op_id, f"Operation {op_id} deleted"))
+        return act_on_operation(request, bank_id, operation_id, "deleted",
+                                services.delete_operation)
 

@@ -4,7 +4,6 @@ its autoreloader parent), each running operations once, in-process, on a SQLite 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(command: list[str], tmp_path: Path) -> tuple[subprocess.Popen, str]:

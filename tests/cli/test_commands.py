@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import pytest
 
@@ -15,6 +14,7 @@ from operations.services import cancel_operation
 from tests.cli.conftest import WORKER, advance, run_in_pty, running_operation, status_of
 from tests.conftest import wait_idle
 from tests.factories import make_bank, submit_retain
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quiet_sweeper")]
 
@@ -309,10 +309,6 @@ def test_retry_of_a_running_operation_is_a_409_line(cli, demo_bank):
 # --- transport errors --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("args", [["banks", "list"], ["operations", "list", "demo", "--json"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from banks.apikeys import ApiKey, verify_key
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_ENV = ("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG", "HINDSIGHT_PRODUCTION")
@@ -35,10 +35,6 @@ def python(code: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TestSecretKey:
