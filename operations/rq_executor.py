@@ -196,6 +196,11 @@ class RQExecutor:
                 job = Job.fetch(job_id, connection=connection)
                 if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
                     continue
+                # Once per job across every sweeper: a repeated stop reaching a worker whose
+                # work-horse is already gone makes RQ signal a stale process group.
+                marker = f"hindsight:stop-sent:{job_id}"
+                if not connection.set(marker, 1, nx=True, ex=int(_CANCEL_LOOKBACK.total_seconds())):
+                    continue
                 send_stop_job_command(connection, job_id)
             except (NoSuchJobError, InvalidJobOperation):
                 continue
