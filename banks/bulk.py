@@ -1,11 +1,13 @@
-"""Fast multi-row inserts for the memory engine's hot paths (the retain chunk's memory-entity
-rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on PostgreSQL). Building a
-model instance per row and letting ``bulk_create`` prepare every field costs several times more
-than SQLite's insert itself (``bench/recall.py``); values are still adapted by the backend's own
-operations, so both SQLite and PostgreSQL get what the ORM would have sent."""
+"""Fast multi-row inserts for the memory engine's hot paths (the retain chunk's memories and
+memory-entity rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on
+PostgreSQL). Building a model instance per row and letting ``bulk_create`` prepare every field
+costs several times more than SQLite's insert itself (``bench/ingest.py``, ``bench/recall.py``);
+values are still adapted by the backend's own operations, so both SQLite and PostgreSQL get what
+the ORM would have sent."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -14,12 +16,30 @@ from django.db import connection
 from django.db.models import Field, Model
 
 
+def uuid_adapter() -> Callable[[uuid.UUID | None], Any]:
+    """UUID -> what the connection stores (``hex`` on SQLite, the UUID itself on PostgreSQL)."""
+    if connection.features.has_native_uuid_field:
+        return lambda value: value
+    return lambda value: value.hex if isinstance(value, uuid.UUID) else value
+
+
+_EMPTY_JSON = {list: "[]", dict: "{}"}
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as the database receives it (text on SQLite; the textual input of
+    ``jsonb`` in PostgreSQL's ``COPY``). Empty containers, the common case, skip the encoder."""
+    if not value and type(value) in _EMPTY_JSON:
+        return _EMPTY_JSON[type(value)]
+    return json.dumps(value)
+
+
 def _converter(field: Field) -> Callable[[Any], Any]:
-    ops, features = connection.ops, connection.features
+    ops = connection.ops
     kind = field.target_field.get_internal_type() if field.is_relation else (
         field.get_internal_type())
-    if kind == "UUIDField" and not features.has_native_uuid_field:
-        return lambda v: v.hex if isinstance(v, uuid.UUID) else v
+    if kind == "UUIDField":
+        return uuid_adapter()
     if kind == "DateTimeField":
         return ops.adapt_datetimefield_value
     if kind == "JSONField":
@@ -27,29 +47,31 @@ def _converter(field: Field) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
-                ) -> int:
-    """Insert ``rows`` (values in ``columns`` order, Python types as the model would hold them)
-    into ``model``'s table; returns the number of rows. Runs in the caller's transaction."""
+def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                *, adapted: bool = False) -> int:
+    """Insert ``rows`` (values in ``columns`` order) into ``model``'s table; returns the number
+    of rows. Runs in the caller's transaction. Values are Python types as the model would hold
+    them, adapted here, unless ``adapted`` says the caller already did (``uuid_adapter``,
+    ``json_text``, ``connection.ops.adapt_datetimefield_value``)."""
     rows = list(rows)
     if not rows:
         return 0
     fields = [model._meta.get_field(column) for column in columns]
-    converters = [_converter(field) for field in fields]
-    prepared = [[convert(value) for convert, value in zip(converters, row, strict=True)]
+    if not adapted:
+        converters = [_converter(field) for field in fields]
+        rows = [[convert(value) for convert, value in zip(converters, row, strict=True)]
                 for row in rows]
     qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
     names = ", ".join(qn(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY streams all rows in one round trip; per-row INSERTs (even pipelined) cost
             # several times more on PostgreSQL (bench/ingest_rq.py).
-            with cursor.copy(f"COPY {qn(model._meta.db_table)} ({names}) FROM STDIN") as copy:
-                for row in prepared:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
                     copy.write_row(row)
         else:
-            cursor.executemany(
-                f"INSERT INTO {qn(model._meta.db_table)} ({names}) VALUES ({marks})", prepared
-            )
-    return len(prepared)
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+    return len(rows)

@@ -28,7 +28,11 @@ class Memory(models.Model):
     """One retained item. ``(operation, item_index)`` is what makes a batch exactly-once."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="memories")
+    # No single-column FK indexes: (bank, created_at, id) and the unique (operation,
+    # item_index) serve every lookup by bank or by operation, and each index more is one more
+    # B-tree insert per retained item.
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="memories",
+                             db_index=False)
     content = models.TextField()
     context = models.TextField(blank=True, default="")
     timestamp = models.DateTimeField(null=True, blank=True)
@@ -43,6 +47,7 @@ class Memory(models.Model):
         null=True,
         blank=True,
         related_name="memories",
+        db_index=False,
     )
     item_index = models.PositiveIntegerField(null=True, blank=True)
     # How many entities the memory mentions; graph_update's link weight needs it for every

@@ -4,7 +4,8 @@ commands)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
@@ -16,7 +17,8 @@ from operations.exceptions import BankNotFound
 from operations.models import Operation
 from operations.states import OperationStatus
 
-from . import entities
+from . import bulk, entities
+from .items import NewMemory
 from .models import Bank, Memory
 
 BANK_ID_RE = re.compile(r"^[^\s/\\][^\x00-\x1f]{0,127}$")
@@ -78,80 +80,40 @@ def delete_bank(bank: Bank) -> int:
     return count
 
 
-def store_memories(memories: list[Memory]) -> None:
+# Every concrete column of ``Memory``, in the order of ``store_memories``' row tuples
+# (tests/banks/test_store.py checks that no column is missing).
+MEMORY_COLUMNS = (
+    "id", "bank", "content", "context", "timestamp", "metadata", "tags", "document_id",
+    "operation", "item_index", "entity_count", "created_at",
+)
+
+
+def store_memories(bank_pk: int, operation_id: uuid.UUID | None,
+                   memories: Sequence[NewMemory]) -> None:
     """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
     so memories, entities and their full-text index rows commit together or not at all).
 
-    This is the ingest hot path, so it inserts with ``executemany`` (``COPY`` on PostgreSQL)
-    instead of ``bulk_create``: Django's per-field preparation costs more than SQLite's insert
-    itself (bench/ingest.py).
-    Values are still adapted by the backend's own ``adapt_*`` operations, so both SQLite and
-    PostgreSQL get exactly what the ORM would have sent.
+    This is the ingest hot path: rows are plain tuples inserted with ``executemany`` (``COPY``
+    on PostgreSQL), not ``bulk_create`` -- Django's per-instance and per-field work costs more
+    than SQLite's insert itself (bench/ingest.py).
     """
     if not memories:
         return
-    mentions = entities.prepare_mentions(memories)  # sets entity_count before the insert
-    now = timezone.now()
-    converters = _memory_converters()
-    rows = []
-    for memory in memories:
-        if memory.created_at is None:
-            memory.created_at = now
-        rows.append([convert(getattr(memory, attname)) for attname, convert in converters])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY streams the whole chunk in one round trip: several times faster than one
-            # INSERT per row, and faster than multi-row INSERTs (bench/ingest_rq.py).
-            with cursor.copy(_memory_copy_sql()) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(_memory_insert_sql(), rows)
-    entities.link_mentions(memories, mentions)
-
-
-def _identity(value: object) -> object:
-    return value
-
-
-def _memory_converters() -> list[tuple[str, object]]:
-    ops, features = connection.ops, connection.features
-
-    def uuid_value(value: object) -> object:
-        if value is None or features.has_native_uuid_field:
-            return value
-        return value.hex
-
-    def json_value(value: object) -> object:
-        return ops.adapt_json_value(value, None)
-
-    by_type = {
-        "UUIDField": uuid_value,
-        "ForeignKey": None,  # resolved below to the target's type
-        "DateTimeField": ops.adapt_datetimefield_value,
-        "JSONField": json_value,
-    }
-    converters = []
-    for field in Memory._meta.concrete_fields:
-        kind = field.get_internal_type()
-        if kind == "ForeignKey":
-            kind = field.target_field.get_internal_type()
-        converters.append((field.attname, by_type.get(kind) or _identity))
-    return converters
-
-
-def _memory_insert_sql() -> str:
-    qn = connection.ops.quote_name
-    fields = Memory._meta.concrete_fields
-    columns = ", ".join(qn(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {qn(Memory._meta.db_table)} ({columns}) VALUES ({placeholders})"
-
-
-def _memory_copy_sql() -> str:
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(field.column) for field in Memory._meta.concrete_fields)
-    return f"COPY {qn(Memory._meta.db_table)} ({columns}) FROM STDIN"
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    db_uuid = bulk.uuid_adapter()
+    created_at = adapt_datetime(timezone.now())
+    operation = db_uuid(operation_id)
+    mentions = [entities.mentions_for(m.content, m.entities) for m in memories]
+    ids = [db_uuid(m.id) for m in memories]
+    rows = [
+        (memory_id, bank_pk, m.content, m.context,
+         adapt_datetime(m.timestamp) if m.timestamp is not None else None,
+         bulk.json_text(m.metadata), bulk.json_text(m.tags), m.document_id, operation,
+         m.item_index, len(found), created_at)
+        for memory_id, m, found in zip(ids, memories, mentions, strict=True)
+    ]
+    bulk.insert_rows(Memory, MEMORY_COLUMNS, rows, adapted=True)
+    entities.link_mentions(bank_pk, ids, mentions)
 
 
 def bank_stats(bank_pks: list[int]) -> dict[int, dict]:

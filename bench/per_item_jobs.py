@@ -7,14 +7,12 @@ from __future__ import annotations
 from django.db import connections, transaction
 
 from banks.items import build_memory
-from banks.models import Bank
 from banks.services import store_memories
 
 
 def store_item(bank_pk: int, item: dict, index: int) -> None:
     try:
-        bank = Bank.objects.get(pk=bank_pk)
         with transaction.atomic():
-            store_memories([build_memory(bank, item, None, index)])
+            store_memories(bank_pk, None, [build_memory(item, index)])
     finally:
         connections.close_all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from banks.items import ItemError, build_memory, validate_contents
+from banks.items import ItemError, NewMemory, build_memory, validate_contents
 from banks.models import Memory
 from banks.services import store_memories
 
@@ -31,13 +31,13 @@ class BatchRetainJob(Job):
     def process_chunk(
         self, operation: Operation, state: list[dict], start: int, limit: int, deadline: float
     ) -> ChunkOutcome:
-        memories: list[Memory] = []
+        memories: list[NewMemory] = []
         failures: list[OperationItemFailure] = []
         end = min(start + limit, len(state))
         index = start
         while index < end:
             try:
-                memories.append(build_memory(operation.bank, state[index], operation, index))
+                memories.append(build_memory(state[index], index))
             except ItemError as exc:
                 failures.append(
                     OperationItemFailure(operation=operation, index=index, error=str(exc))
@@ -46,7 +46,7 @@ class BatchRetainJob(Job):
             # Check the clock every 64 items: cheap, and keeps a chunk near its time budget.
             if index % 64 == 0 and time.monotonic() >= deadline:
                 break
-        store_memories(memories)
+        store_memories(operation.bank_id, operation.pk, memories)
         OperationItemFailure.objects.bulk_create(failures)
         return ChunkOutcome(units=index - start, failed=len(failures))
 

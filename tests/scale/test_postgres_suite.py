@@ -18,6 +18,7 @@ CORE_TESTS = [
     "tests/operations/test_transitions.py",
     "tests/operations/test_runner.py",
     "tests/operations/test_reaper.py",
+    "tests/banks/test_store.py",
 ]
 
 

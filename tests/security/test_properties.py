@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
 from banks.items import ItemError, build_memory, validate_contents
-from banks.models import Bank
 from hindsight_project.pagination import decode_cursor, encode_cursor
 from operations.exceptions import LimitExceeded
 
@@ -71,10 +70,9 @@ class TestValidateContents:
             validate_contents(contents)
         except LimitExceeded:
             return
-        bank = Bank(bank_id="prop")
         for index, item in enumerate(contents):
             try:
-                memory = build_memory(bank, item, None, index)
+                memory = build_memory(item, index)
             except ItemError:
                 assert not item["content"].strip()
                 continue
