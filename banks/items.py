@@ -31,13 +31,17 @@ def parse_timestamp(value: str) -> datetime:
     return parsed
 
 
-# JSON may carry lone surrogates ("\\ud800") that no database can store as UTF-8: a 400 naming
-# the field, instead of a failure deep inside the job (issue 9, found by hypothesis).
-_NOT_UNICODE = ["Must be valid Unicode (no unpaired surrogate code points)."]
+# JSON may carry lone surrogates ("\\ud800") that no database can store as UTF-8, and NUL
+# ("\\u0000"), which PostgreSQL text and jsonb refuse (the chunk's COPY would fail and take the
+# whole operation with it): a 400 naming the field, on every backend, instead of a failure deep
+# inside the job (issue 9, found by hypothesis).
+_NOT_UNICODE = ["Must be valid Unicode without NUL (no \\u0000, no unpaired surrogates)."]
 
 
 def _encodable(text: str) -> bool:
-    # isascii() is a C-speed scan that settles almost every string; encode only the rest.
+    # Both scans are C-speed and settle almost every string; encode only non-ASCII text.
+    if "\x00" in text:
+        return False
     if text.isascii():
         return True
     try:

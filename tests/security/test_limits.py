@@ -51,6 +51,20 @@ class TestItemLimits:
         assert response.status_code == 400
         assert "content" in response.json()["contents"]["0"]
 
+    @pytest.mark.parametrize("item, field", [
+        ({"content": "nul \x00 inside"}, "content"),
+        ({"content": "x", "context": "\x00"}, "context"),
+        ({"content": "x", "metadata": {"k": "v\x00"}}, "metadata"),
+        ({"content": "x", "tags": ["ok", "t\x00"]}, "tags"),
+        ({"content": "x", "entities": [{"text": "Al\x00ice"}]}, "entities"),
+    ])
+    def test_nul_character_anywhere_in_an_item_is_400_naming_the_field(self, api, bank, item,
+                                                                       field):
+        # PostgreSQL refuses NUL in text: accepted, it would fail the whole operation's chunk.
+        response = retain(api, [{"content": "fine"}, item])
+        assert response.status_code == 400
+        assert list(response.json()["contents"]["1"]) == [field]
+
     def test_body_over_max_bytes_is_413(self, api, bank, settings):
         settings.HINDSIGHT_MAX_BODY_BYTES = 2048
         settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048

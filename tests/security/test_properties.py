@@ -30,17 +30,19 @@ JSON = st.recursive(
 )
 FIELDS = ("content", "context", "timestamp", "metadata", "tags", "document_id")
 ITEM = st.dictionaries(st.sampled_from(FIELDS) | ANY_TEXT, JSON, max_size=6)
+# What any database stores: every code point but NUL (PostgreSQL refuses "\x00" in text).
+STORABLE = st.characters(exclude_characters="\x00")
 WELL_FORMED_ITEM = st.fixed_dictionaries(
-    {"content": st.text(min_size=1, max_size=50)},
+    {"content": st.text(STORABLE, min_size=1, max_size=50)},
     optional={
-        "context": st.none() | st.text(max_size=20),
+        "context": st.none() | st.text(STORABLE, max_size=20),
         "timestamp": st.none() | st.just("unset") | st.datetimes(
             min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
             timezones=st.just(UTC)).map(lambda d: d.isoformat()),
-        "metadata": st.none() | st.dictionaries(st.text(max_size=10), st.text(max_size=10),
-                                                max_size=5),
-        "tags": st.none() | st.lists(st.text(max_size=10), max_size=5),
-        "document_id": st.none() | st.text(max_size=20),
+        "metadata": st.none() | st.dictionaries(st.text(STORABLE, max_size=10),
+                                                st.text(STORABLE, max_size=10), max_size=5),
+        "tags": st.none() | st.lists(st.text(STORABLE, max_size=10), max_size=5),
+        "document_id": st.none() | st.text(STORABLE, max_size=20),
     },
 )
 FAST = hsettings(max_examples=200, deadline=None,
