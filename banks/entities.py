@@ -168,8 +168,10 @@ def _unique(mentions: Iterable[Mention]) -> list[Mention]:
 
 def mentions_for(content: str, supplied: Sequence[dict] | None = None) -> list[Mention]:
     """Caller-supplied entities first (validated by ``banks.items``), then extracted ones."""
+    if not supplied:
+        return extract(content)  # already unique and capped
     given = []
-    for entity in supplied or []:
+    for entity in supplied:
         text = entity["text"].strip()
         key = normalise(text)
         if key:
@@ -177,22 +179,37 @@ def mentions_for(content: str, supplied: Sequence[dict] | None = None) -> list[M
     return _unique([*given, *extract(content)])
 
 
+MAX_KNOWN_ENTITIES = 100_000  # ids a retain run keeps between chunks (~10 MB at most)
+
+
 def link_mentions(bank_pk: int, memory_ids: Sequence[Any],
-                  mentions: Sequence[Sequence[Mention]]) -> None:
+                  mentions: Sequence[Sequence[Mention]], known: dict[str, int] | None = None
+                  ) -> None:
     """Create a chunk's missing entities and its memory-entity rows, in bulk. ``memory_ids``
     are as the database stores them (``banks.bulk.uuid_adapter``), one per list of mentions.
 
     Runs inside the retain chunk's transaction: a handful of queries per chunk whatever its size
     (look up the chunk's keys, insert the new ones, insert the links). ``ignore_conflicts`` plus
     a re-read covers two chunks of the same bank creating one entity concurrently (PostgreSQL).
+
+    ``known`` maps keys to ids of ``bank_pk``'s entities already seen by the caller's run, and
+    is extended here: a run meets the same names chunk after chunk, and looking them up again
+    cost more than inserting the links (bench/ingest.py --corpus names). Entities are deleted
+    only with their bank, whose operations are cancelled first, so a known id stays valid for
+    the run; ids created by a chunk that rolls back end with the run, which stops there.
     """
+    known = {} if known is None else known
+    if len(known) > MAX_KNOWN_ENTITIES:
+        known.clear()
     wanted: dict[str, Mention] = {}
     for found in mentions:
         for mention in found:
-            wanted.setdefault(mention.key, mention)
-    ids = _entity_ids(bank_pk, wanted)
+            if mention.key not in known:
+                wanted.setdefault(mention.key, mention)
+    if wanted:
+        known.update(_entity_ids(bank_pk, wanted))
     insert_rows(MemoryEntity, ("memory", "entity", "position"), [
-        (memory_id, ids[mention.key], position)
+        (memory_id, known[mention.key], position)
         for memory_id, found in zip(memory_ids, mentions, strict=True)
         for position, mention in enumerate(found)
     ], adapted=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
@@ -80,7 +82,7 @@ def delete_bank(bank: Bank) -> int:
     return count
 
 
-# Every concrete column of ``Memory``, in the order of ``store_memories``' row tuples
+# Every concrete column of ``Memory``, in the order of ``memory_rows``' row tuples
 # (tests/banks/test_store.py checks that no column is missing).
 MEMORY_COLUMNS = (
     "id", "bank", "content", "context", "timestamp", "metadata", "tags", "document_id",
@@ -88,17 +90,22 @@ MEMORY_COLUMNS = (
 )
 
 
-def store_memories(bank_pk: int, operation_id: uuid.UUID | None,
-                   memories: Sequence[NewMemory]) -> None:
-    """Persist a chunk of memories with their entities (inside the caller's chunk transaction,
-    so memories, entities and their full-text index rows commit together or not at all).
+@dataclass(frozen=True)
+class MemoryRows:
+    """A chunk of memories as the database will receive them, with their entity mentions."""
 
-    This is the ingest hot path: rows are plain tuples inserted with ``executemany`` (``COPY``
-    on PostgreSQL), not ``bulk_create`` -- Django's per-instance and per-field work costs more
-    than SQLite's insert itself (bench/ingest.py).
-    """
-    if not memories:
-        return
+    ids: list[Any]  # as stored (banks.bulk.uuid_adapter)
+    rows: list[tuple]  # in MEMORY_COLUMNS order
+    mentions: list[list[entities.Mention]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def memory_rows(bank_pk: int, operation_id: uuid.UUID | None,
+                memories: Sequence[NewMemory]) -> MemoryRows:
+    """Extract entities and build the insert rows: pure Python, no query, so the retain job
+    runs it before its chunk transaction (``Job.prepare_chunk``)."""
     adapt_datetime = connection.ops.adapt_datetimefield_value
     db_uuid = bulk.uuid_adapter()
     created_at = adapt_datetime(timezone.now())
@@ -112,8 +119,28 @@ def store_memories(bank_pk: int, operation_id: uuid.UUID | None,
          m.item_index, len(found), created_at)
         for memory_id, m, found in zip(ids, memories, mentions, strict=True)
     ]
-    bulk.insert_rows(Memory, MEMORY_COLUMNS, rows, adapted=True)
-    entities.link_mentions(bank_pk, ids, mentions)
+    return MemoryRows(ids, rows, mentions)
+
+
+def insert_memories(bank_pk: int, batch: MemoryRows,
+                    known_entities: dict[str, int] | None = None) -> None:
+    """Persist a chunk of memories with their entities, inside the caller's chunk transaction
+    (memories, entities and their full-text index rows commit together or not at all).
+    ``known_entities``: see ``banks.entities.link_mentions``.
+
+    This is the ingest hot path: plain tuples inserted with ``executemany`` (``COPY`` on
+    PostgreSQL), not ``bulk_create`` -- Django's per-instance and per-field work costs more than
+    SQLite's insert itself (bench/ingest.py).
+    """
+    if batch.rows:
+        bulk.insert_rows(Memory, MEMORY_COLUMNS, batch.rows, adapted=True)
+        entities.link_mentions(bank_pk, batch.ids, batch.mentions, known_entities)
+
+
+def store_memories(bank_pk: int, operation_id: uuid.UUID | None,
+                   memories: Sequence[NewMemory]) -> None:
+    """``memory_rows`` then ``insert_memories``, for callers with nothing to do in between."""
+    insert_memories(bank_pk, memory_rows(bank_pk, operation_id, memories))
 
 
 def bank_stats(bank_pks: list[int]) -> dict[int, dict]:

@@ -8,7 +8,8 @@ Steps and guarantees:
    ``progress += n`` and the heartbeat, and that progress update only matches while the
    operation is still running and owned by this worker. When it matches nothing (cancelled or
    taken over), the chunk rolls back and the run stops: after a cancel returns, nothing more of
-   the operation is ever committed.
+   the operation is ever committed. A job may prepare each chunk first, outside the transaction
+   (``Job.prepare_chunk``), so that the write lock is held for the writes alone.
 3. Resume from the committed ``progress``, so a retried or reaped operation never processes an
    item twice (the unique ``(operation, item_index)`` constraint backs this up).
 4. Error policy: ``JobFailed`` is an expected failure (its message is the error); any other
@@ -61,17 +62,32 @@ def run_operation(operation_id: object, worker_id: str | None = None) -> str | N
         return _run_claimed(operation, job, worker_id)
 
 
+def next_chunk_size(units: int, elapsed: float, budget: float, maximum: int) -> int:
+    """Units for the next chunk so that preparing, writing and committing it takes about
+    ``budget`` seconds at the rate of the chunk just done. The deadline a job checks only bounds
+    the work it does before its writes, so without this a chunk of slow-to-write units (many
+    entities each) would hold the write lock, and hide progress, well past its budget. Growth is
+    at most double per chunk, so one fast chunk does not make the next one huge."""
+    if elapsed <= 0:
+        return min(maximum, units * 2)
+    return max(1, min(maximum, units * 2, int(units * budget / elapsed)))
+
+
 def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
     operation_id = operation.pk
     try:
         state = job.prepare(operation)
         progress = operation.progress
+        budget, size = settings.HINDSIGHT_CHUNK_SECONDS, settings.HINDSIGHT_CHUNK_SIZE
         while progress < operation.total:
-            deadline = time.monotonic() + settings.HINDSIGHT_CHUNK_SECONDS
+            started = time.monotonic()
+            deadline = started + budget
+            # Lock-free half first: the write transaction below holds SQLite's one write lock,
+            # which API requests (a cancel among them) and other operations wait for.
+            prepared = job.prepare_chunk(operation, state, progress, size, deadline)
             with transaction.atomic():
-                outcome = job.process_chunk(
-                    operation, state, progress, settings.HINDSIGHT_CHUNK_SIZE, deadline
-                )
+                outcome = job.process_chunk(operation, state, progress, size, deadline,
+                                            prepared=prepared)
                 if outcome.units <= 0:
                     raise RuntimeError(f"{job.type} processed no unit at {progress}")
                 if not transitions.commit_progress(
@@ -81,6 +97,8 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
             progress += outcome.units
             operation.progress = progress
             operation.failed_items_count += outcome.failed
+            size = next_chunk_size(outcome.units, time.monotonic() - started, budget,
+                                   settings.HINDSIGHT_CHUNK_SIZE)
         operation.refresh_from_db(fields=["progress", "failed_items_count"])
         if transitions.complete(operation_id, worker_id, job.summary(operation)):
             logger.info("completed %s %s", operation.type, operation_id)

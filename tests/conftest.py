@@ -54,8 +54,8 @@ class SlowBatchRetain(BatchRetainJob):
 
     delay = 0.01
 
-    def process_chunk(self, operation, state, start, limit, deadline):
-        outcome = super().process_chunk(operation, state, start, limit, deadline)
+    def process_chunk(self, operation, state, start, limit, deadline, prepared=None):
+        outcome = super().process_chunk(operation, state, start, limit, deadline, prepared)
         time.sleep(self.delay)
         return outcome
 

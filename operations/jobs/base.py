@@ -33,12 +33,23 @@ class Job:
         """Load what every chunk needs (outside any transaction); returned as the run state."""
         return None
 
-    def process_chunk(
+    def prepare_chunk(
         self, operation: Operation, state: Any, start: int, limit: int, deadline: float
+    ) -> Any:
+        """Optional first half of a chunk, run *before* its transaction: work that needs no
+        database lock (parsing, extraction, building rows), so the write transaction -- which
+        holds SQLite's only write lock -- stays short. The result reaches ``process_chunk`` as
+        ``prepared``; the default prepares nothing."""
+        return None
+
+    def process_chunk(
+        self, operation: Operation, state: Any, start: int, limit: int, deadline: float,
+        prepared: Any = None,
     ) -> ChunkOutcome:
         """Process units ``start, start+1, ...`` until ``limit`` units or ``deadline``
         (``time.monotonic()``) whichever first, writing their results. Runs inside the chunk's
-        transaction: everything written here commits with the progress, or not at all."""
+        transaction: everything written here commits with the progress, or not at all.
+        ``prepared`` is what ``prepare_chunk`` returned for the same ``start``."""
         raise NotImplementedError
 
     def summary(self, operation: Operation) -> dict:

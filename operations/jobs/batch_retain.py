@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from banks.items import ItemError, NewMemory, build_memory, validate_contents
 from banks.models import Memory
-from banks.services import store_memories
+from banks.services import MemoryRows, insert_memories, memory_rows
 
 from ..models import Operation, OperationItemFailure
 from ..states import OperationType
 from . import register
 from .base import ChunkOutcome, Job
+
+
+@dataclass
+class RetainRun:
+    """What every chunk of one run needs: the items, and the bank's entity ids met so far."""
+
+    contents: list[dict]
+    entity_ids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetainChunk:
+    units: int  # items covered, stored or failed
+    rows: MemoryRows
+    failures: list[OperationItemFailure]
 
 
 class BatchRetainJob(Job):
@@ -25,19 +41,21 @@ class BatchRetainJob(Job):
     def count_units(self, bank: Any, payload: dict) -> int:
         return len(payload["contents"])
 
-    def prepare(self, operation: Operation) -> list[dict]:
-        return operation.payload.data["contents"]
+    def prepare(self, operation: Operation) -> RetainRun:
+        return RetainRun(operation.payload.data["contents"])
 
-    def process_chunk(
-        self, operation: Operation, state: list[dict], start: int, limit: int, deadline: float
-    ) -> ChunkOutcome:
+    def prepare_chunk(
+        self, operation: Operation, state: RetainRun, start: int, limit: int, deadline: float
+    ) -> RetainChunk:
+        """Items to rows and entity mentions, before the chunk's transaction (no lock held)."""
         memories: list[NewMemory] = []
         failures: list[OperationItemFailure] = []
-        end = min(start + limit, len(state))
+        items = state.contents
+        end = min(start + limit, len(items))
         index = start
         while index < end:
             try:
-                memories.append(build_memory(state[index], index))
+                memories.append(build_memory(items[index], index))
             except ItemError as exc:
                 failures.append(
                     OperationItemFailure(operation=operation, index=index, error=str(exc))
@@ -46,9 +64,18 @@ class BatchRetainJob(Job):
             # Check the clock every 64 items: cheap, and keeps a chunk near its time budget.
             if index % 64 == 0 and time.monotonic() >= deadline:
                 break
-        store_memories(operation.bank_id, operation.pk, memories)
-        OperationItemFailure.objects.bulk_create(failures)
-        return ChunkOutcome(units=index - start, failed=len(failures))
+        rows = memory_rows(operation.bank_id, operation.pk, memories)
+        return RetainChunk(units=index - start, rows=rows, failures=failures)
+
+    def process_chunk(
+        self, operation: Operation, state: RetainRun, start: int, limit: int, deadline: float,
+        prepared: RetainChunk | None = None,
+    ) -> ChunkOutcome:
+        chunk = prepared if prepared is not None else self.prepare_chunk(
+            operation, state, start, limit, deadline)
+        insert_memories(operation.bank_id, chunk.rows, state.entity_ids)
+        OperationItemFailure.objects.bulk_create(chunk.failures)
+        return ChunkOutcome(units=chunk.units, failed=len(chunk.failures))
 
     def summary(self, operation: Operation) -> dict:
         return {

@@ -44,7 +44,8 @@ class GraphUpdateJob(Job):
                 "top_k": operation.payload.data.get("top_k", settings.HINDSIGHT_GRAPH_TOP_K)}
 
     def process_chunk(
-        self, operation: Operation, state: dict, start: int, limit: int, deadline: float
+        self, operation: Operation, state: dict, start: int, limit: int, deadline: float,
+        prepared: None = None,
     ) -> ChunkOutcome:
         end = min(start + limit, operation.total)
         index = start

@@ -59,7 +59,8 @@ class RegenerateObservationsJob(Job):
         return list(entities.order_by("id").values_list("id", flat=True)[: operation.total])
 
     def process_chunk(
-        self, operation: Operation, state: list[int], start: int, limit: int, deadline: float
+        self, operation: Operation, state: list[int], start: int, limit: int, deadline: float,
+        prepared: None = None,
     ) -> ChunkOutcome:
         end = min(start + limit, operation.total)
         index = start

@@ -8,6 +8,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -17,7 +18,8 @@ from banks.models import Memory
 from operations import transitions
 from operations.exceptions import InvalidTransition
 from operations.executor import EmbeddedExecutor, get_executor
-from operations.jobs import get_job
+from operations.jobs import get_job, register
+from operations.jobs.batch_retain import BatchRetainJob
 from operations.models import Operation, OperationItemFailure
 from operations.runner import run_operation
 from operations.services import cancel_operation, get_operation, retry_operation
@@ -70,13 +72,54 @@ def test_batch_with_bad_items_completes_and_lists_them(bank):
     assert_exactly_once(op, 8)
 
 
-def test_progress_commits_in_chunks_not_per_item(bank, settings):
+class SlowWriteRetain(BatchRetainJob):
+    """batch_retain whose writes cost ``per_unit`` seconds a unit; records each chunk's size."""
+
+    per_unit = 0.004
+
+    def __init__(self) -> None:
+        self.chunks: list[int] = []
+
+    def process_chunk(self, operation, state, start, limit, deadline, prepared=None):
+        outcome = super().process_chunk(operation, state, start, limit, deadline, prepared)
+        time.sleep(self.per_unit * outcome.units)
+        self.chunks.append(outcome.units)
+        return outcome
+
+
+@pytest.fixture
+def recorded_chunks():
+    job = SlowWriteRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    yield job
+    register(original)
+
+
+def test_progress_commits_in_chunks_not_per_item(bank, settings, recorded_chunks):
     settings.HINDSIGHT_CHUNK_SIZE = 25
+    recorded_chunks.per_unit = 0
     op = submit_retain(bank, 100)
     run_operation(op.pk)
     op = reload(op)
     assert op.progress == op.total == 100
     assert op.attempt == 1 and op.stage == "done"
+    assert recorded_chunks.chunks == [25, 25, 25, 25]
+
+
+def test_chunks_shrink_to_the_time_budget_when_units_are_slow_to_write(bank, settings,
+                                                                        recorded_chunks):
+    # 4 ms a unit against a 40 ms budget: after the first chunk, about 10 units a chunk
+    # instead of the 100 of HINDSIGHT_CHUNK_SIZE (which would hold the write lock 0.4 s).
+    settings.HINDSIGHT_CHUNK_SIZE = 100
+    settings.HINDSIGHT_CHUNK_SECONDS = 0.04
+    op = submit_retain(bank, 300)
+    run_operation(op.pk)
+    assert reload(op).progress == 300 == sum(recorded_chunks.chunks)
+    first, *rest = recorded_chunks.chunks
+    assert first == 100
+    assert rest and max(rest) <= 50, recorded_chunks.chunks
+    assert_exactly_once(op, 300)
 
 
 def test_cancelled_pending_operation_never_starts(bank):
@@ -108,6 +151,42 @@ def test_nothing_is_committed_after_cancel_of_running_operation(bank, slow_chunk
     assert set(result["memory_ids"]) == {
         str(pk) for pk in Memory.objects.filter(operation_id=op.pk).values_list("id", flat=True)
     }
+
+
+class GatedPrepareRetain(BatchRetainJob):
+    """batch_retain whose second chunk's preparation waits for a gate, like a long extraction."""
+
+    def __init__(self) -> None:
+        self.preparing = threading.Event()
+        self.gate = threading.Event()
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0:
+            self.preparing.set()
+            self.gate.wait(30)
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+
+def test_cancel_during_chunk_preparation_neither_waits_for_it_nor_lets_it_commit(bank, settings):
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    job = GatedPrepareRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    try:
+        op = submit_retain(bank, 50, dispatch=True)
+        assert job.preparing.wait(30)  # chunk 1 committed, chunk 2 being prepared
+        started = time.monotonic()
+        # Preparation holds no database lock: the cancel's write goes straight through.
+        assert cancel_operation(bank, op.pk).status == S.CANCELLED
+        assert time.monotonic() - started < 1.0
+        job.gate.set()
+        wait_idle()
+    finally:
+        job.gate.set()
+        register(original)
+    op = reload(op)
+    assert op.status == S.CANCELLED
+    assert op.progress == memories_of(op) == 10  # the prepared chunk was never committed
 
 
 def test_cancel_versus_finish_race_ends_in_one_consistent_state(bank, settings):

@@ -19,8 +19,9 @@ from operations.jobs.batch_retain import BatchRetainJob
 
 
 class FaultInjectingBatchRetain(BatchRetainJob):
-    def process_chunk(self, operation, state, start, limit, deadline) -> ChunkOutcome:
-        for item in state[start : min(start + limit, len(state))]:
+    def process_chunk(self, operation, state, start, limit, deadline,
+                      prepared=None) -> ChunkOutcome:
+        for item in state.contents[start : start + limit]:
             fault = (item.get("metadata") or {}).get("fault", "")
             if fault == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -28,7 +29,7 @@ class FaultInjectingBatchRetain(BatchRetainJob):
                 time.sleep(3600)
             elif fault.startswith("slow:"):
                 time.sleep(float(fault.split(":", 1)[1]))
-        return super().process_chunk(operation, state, start, limit, deadline)
+        return super().process_chunk(operation, state, start, limit, deadline, prepared)
 
 
 register(FaultInjectingBatchRetain())
