@@ -1,15 +1,16 @@
 """Fast multi-row inserts for the memory engine's hot paths (the retain chunk's memories and
-memory-entity rows, graph_update's links): ``executemany`` on plain tuples (``COPY`` on
-PostgreSQL). Building a model instance per row and letting ``bulk_create`` prepare every field
-costs several times more than SQLite's insert itself (``bench/ingest.py``, ``bench/recall.py``);
-values are still adapted by the backend's own operations, so both SQLite and PostgreSQL get what
-the ORM would have sent."""
+memory-entity rows, graph_update's links): multi-row ``INSERT`` statements of plain tuples
+(``COPY`` on PostgreSQL). Building a model instance per row and letting ``bulk_create`` prepare
+every field costs several times more than SQLite's insert itself (``bench/ingest.py``,
+``bench/recall.py``); values are still adapted by the backend's own operations, so both SQLite
+and PostgreSQL get what the ORM would have sent."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from django.db import connection
@@ -72,6 +73,13 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
                 for row in rows:
                     copy.write_row(row)
         else:
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            # Multi-row INSERTs of as many rows as the bound-parameter limit allows: about a
+            # third faster than executemany's one statement execution per row.
+            per_statement = max(1, connection.features.max_query_params // len(fields))
+            row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            for start in range(0, len(rows), per_statement):
+                part = rows[start : start + per_statement]
+                values = ", ".join([row_marks] * len(part))
+                cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values}",
+                               list(chain.from_iterable(part)))
     return len(rows)

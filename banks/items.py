@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
+from uuid_utils.compat import uuid7
 
 from operations.exceptions import LimitExceeded
 
@@ -188,7 +189,7 @@ def build_memory(item: dict, index: int | None) -> NewMemory:
         raise ItemError("content must not be empty")
     timestamp = item.get("timestamp")
     return NewMemory(
-        uuid.uuid4(),
+        uuid7(),  # time-ordered, as Memory.id's default (see there)
         content,
         item.get("context") or "",
         parse_timestamp(timestamp) if timestamp and timestamp != "unset" else None,

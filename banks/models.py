@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import models
+from uuid_utils.compat import uuid7
 
 
 class Bank(models.Model):
@@ -27,7 +26,10 @@ class Bank(models.Model):
 class Memory(models.Model):
     """One retained item. ``(operation, item_index)`` is what makes a batch exactly-once."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered ids (UUIDv7): every index that holds memory ids -- this primary key, the
+    # full-text map, the entity links' (entity, memory) -- then grows at its end instead of at
+    # random places, which made the retain chunk's inserts about a quarter cheaper (uuid4 ids).
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No single-column FK indexes: (bank, created_at, id) and the unique (operation,
     # item_index) serve every lookup by bank or by operation, and each index more is one more
     # B-tree insert per retained item.
