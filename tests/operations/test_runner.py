@@ -104,21 +104,24 @@ def test_progress_commits_in_chunks_not_per_item(bank, settings, recorded_chunks
     op = reload(op)
     assert op.progress == op.total == 100
     assert op.attempt == 1 and op.stage == "done"
-    assert recorded_chunks.chunks == [25, 25, 25, 25]
+    # Slow start at an eighth of the size, doubling while chunks are fast (on a quiet machine
+    # 3, 6, 12, 24, 25, 25, 5), never above HINDSIGHT_CHUNK_SIZE.
+    chunks = recorded_chunks.chunks
+    assert chunks[0] == 3 and max(chunks) == 25 and sum(chunks) == 100, chunks
+    assert len(chunks) <= 12, chunks
 
 
 def test_chunks_shrink_to_the_time_budget_when_units_are_slow_to_write(bank, settings,
                                                                         recorded_chunks):
-    # 4 ms a unit against a 40 ms budget: after the first chunk, about 10 units a chunk
-    # instead of the 100 of HINDSIGHT_CHUNK_SIZE (which would hold the write lock 0.4 s).
+    # 4 ms a unit against a 40 ms budget: about 10 units a chunk, where fast units grow to
+    # the 100 of HINDSIGHT_CHUNK_SIZE (which would hold the write lock 0.4 s a chunk).
     settings.HINDSIGHT_CHUNK_SIZE = 100
     settings.HINDSIGHT_CHUNK_SECONDS = 0.04
     op = submit_retain(bank, 300)
     run_operation(op.pk)
     assert reload(op).progress == 300 == sum(recorded_chunks.chunks)
-    first, *rest = recorded_chunks.chunks
-    assert first == 100
-    assert rest and max(rest) <= 50, recorded_chunks.chunks
+    assert len(recorded_chunks.chunks) > 6 and max(recorded_chunks.chunks) <= 50, (
+        recorded_chunks.chunks)
     assert_exactly_once(op, 300)
 
 
@@ -159,9 +162,11 @@ class GatedPrepareRetain(BatchRetainJob):
     def __init__(self) -> None:
         self.preparing = threading.Event()
         self.gate = threading.Event()
+        self.gated_at = None
 
     def prepare_chunk(self, operation, state, start, limit, deadline):
         if start > 0:
+            self.gated_at = start
             self.preparing.set()
             self.gate.wait(30)
         return super().prepare_chunk(operation, state, start, limit, deadline)
@@ -186,7 +191,8 @@ def test_cancel_during_chunk_preparation_neither_waits_for_it_nor_lets_it_commit
         register(original)
     op = reload(op)
     assert op.status == S.CANCELLED
-    assert op.progress == memories_of(op) == 10  # the prepared chunk was never committed
+    # Only the first chunk: the one being prepared at the cancel was never committed.
+    assert 0 < op.progress == memories_of(op) == job.gated_at < 50
 
 
 def test_cancel_versus_finish_race_ends_in_one_consistent_state(bank, settings):
