@@ -55,8 +55,8 @@ PROSE = ("The discussion covered pricing, delivery dates and the open questions 
 
 
 def make_named_items(n: int, size: int) -> list[dict]:
-    """Text like chat logs and meeting notes: each item of ~``size`` bytes mentions about a dozen
-    people, places, organisations, handles and hashtags between ordinary sentences, and a batch
+    """Text like chat logs and meeting notes: each item of ~``size`` bytes mentions about two
+    dozen people, places, organisations, handles and hashtags between ordinary sentences; a batch
     holds thousands of distinct entities (every person is a first + last name pair)."""
     items = []
     for i in range(n):
@@ -166,7 +166,7 @@ def main() -> None:
                         help="ingests (each into a new bank) and floor attempts; best of each")
     parser.add_argument("--corpus", choices=("lorem", "names"), default="lorem",
                         help="lorem: filler text naming 3 entities per item (the default); "
-                             "names: name-dense text, ~12 entities per item")
+                             "names: name-dense text, ~24 entities per item")
     args = parser.parse_args()
     build = make_named_items if args.corpus == "names" else make_items
     contents = build(args.items, args.size)

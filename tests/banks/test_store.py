@@ -46,3 +46,5 @@ def test_stored_items_read_back_as_given():
         "Acme", "Alice", "Bob", "Zürich"]
     assert (second.context, second.document_id, second.timestamp) == ("", None, None)
     assert (second.metadata, second.tags, second.entity_count) == ({}, [], 0)
+    # Time-ordered ids, so the indexes holding them grow at their end (banks.models.Memory.id).
+    assert first.id.version == second.id.version == 7 and first.id < second.id
