@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from operations.metrics import metrics_view
+
 from . import health
 
 urlpatterns = [
@@ -17,6 +19,7 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("version", health.version, name="version"),
     path("v1/version", health.version, name="v1-version"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # Hindsight-compatible API (API.md §2), for the official hindsight-client.
     path("v1/default/", include("hindsight_project.compat_urls")),
