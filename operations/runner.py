@@ -78,10 +78,7 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
     try:
         state = job.prepare(operation)
         progress = operation.progress
-        budget = settings.HINDSIGHT_CHUNK_SECONDS
-        # Slow start: nothing is known yet about how long this job's units take, and a first
-        # chunk of the full size could hold the write lock (and hide progress) for seconds.
-        size = max(1, settings.HINDSIGHT_CHUNK_SIZE // 8)
+        budget, size = settings.HINDSIGHT_CHUNK_SECONDS, settings.HINDSIGHT_CHUNK_SIZE
         while progress < operation.total:
             started = time.monotonic()
             deadline = started + budget

@@ -17,6 +17,9 @@ STACK_ENV = {
     # Fault injection for the failure tests; identical to batch_retain for ordinary items.
     "HINDSIGHT_JOB_MODULES": "tests.scale.faulty_jobs",
     "HINDSIGHT_CHUNK_SIZE": "10",
+    # Chunks of exactly 10 items, however slow the machine: the failure tests place their
+    # faulty item relative to chunk boundaries (time-based sizing: tests/operations).
+    "HINDSIGHT_CHUNK_SECONDS": "60",
     "HINDSIGHT_MAX_ATTEMPTS": "4",
 }
 
