@@ -98,9 +98,6 @@ class MemoryRows:
     rows: list[tuple]  # in MEMORY_COLUMNS order
     mentions: list[list[entities.Mention]]
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
 
 def memory_rows(bank_pk: int, operation_id: uuid.UUID | None,
                 memories: Sequence[NewMemory]) -> MemoryRows:
@@ -128,9 +125,9 @@ def insert_memories(bank_pk: int, batch: MemoryRows,
     (memories, entities and their full-text index rows commit together or not at all).
     ``known_entities``: see ``banks.entities.link_mentions``.
 
-    This is the ingest hot path: plain tuples inserted with ``executemany`` (``COPY`` on
-    PostgreSQL), not ``bulk_create`` -- Django's per-instance and per-field work costs more than
-    SQLite's insert itself (bench/ingest.py).
+    This is the ingest hot path: plain tuples through ``banks.bulk.insert_rows`` (multi-row
+    ``INSERT`` on SQLite, ``COPY`` on PostgreSQL), not ``bulk_create`` -- Django's per-instance
+    and per-field work costs more than SQLite's insert itself (bench/ingest.py).
     """
     if batch.rows:
         bulk.insert_rows(Memory, MEMORY_COLUMNS, batch.rows, adapted=True)

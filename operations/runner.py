@@ -78,7 +78,8 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
     try:
         state = job.prepare(operation)
         progress = operation.progress
-        budget, size = settings.HINDSIGHT_CHUNK_SECONDS, settings.HINDSIGHT_CHUNK_SIZE
+        budget, largest = settings.HINDSIGHT_CHUNK_SECONDS, settings.HINDSIGHT_CHUNK_SIZE
+        size = largest
         while progress < operation.total:
             started = time.monotonic()
             deadline = started + budget
@@ -97,8 +98,7 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
             progress += outcome.units
             operation.progress = progress
             operation.failed_items_count += outcome.failed
-            size = next_chunk_size(outcome.units, time.monotonic() - started, budget,
-                                   settings.HINDSIGHT_CHUNK_SIZE)
+            size = next_chunk_size(outcome.units, time.monotonic() - started, budget, largest)
         operation.refresh_from_db(fields=["progress", "failed_items_count"])
         if transitions.complete(operation_id, worker_id, job.summary(operation)):
             logger.info("completed %s %s", operation.type, operation_id)
