@@ -80,9 +80,9 @@ system-deps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
-test: $(STAMP) system-deps
-	$(VENV)/bin/ruff check .
+test: $(STAMP) system-deps lint
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

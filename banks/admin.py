@@ -224,3 +224,7 @@ class MemoryAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:operations_operation_change", args=[memory.operation_id])
         return format_html('<a href="{}">{}</a>', url, short_id(memory.operation_id))
+
+
+# The API key admin has its own module; the admin's autodiscovery imports only this one.
+from . import admin_apikeys  # noqa: E402, F401

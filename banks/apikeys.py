@@ -1,4 +1,5 @@
-"""API keys: the model and the only functions that create, verify, list and revoke them.
+"""API keys: the only functions that create, verify, list and revoke them (the ``ApiKey``
+model lives in ``banks.models``).
 
 A key is ``hs_<prefix>_<secret>``: the prefix (8 hex chars) is stored in clear, is shown in
 lists and logs and selects the row; the secret (32 random bytes, URL-safe base64) exists only in
@@ -18,55 +19,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from .bank_ids import validate_bank_id
+from .models import PREFIX_HEX_CHARS, ApiKey
+
 KEY_PREFIX = "hs_"
-PREFIX_HEX_CHARS = 8
 SECRET_BYTES = 32
 # ``last_used_at`` is a write; doing it on every request would turn every read into a write
 # (and, on SQLite, serialise readers behind the one writer). Once a minute is plenty to answer
 # "is this key still in use?".
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class ApiKey(models.Model):
-    """One API key. ``all_banks`` or the explicit ``bank_ids`` list decide what it may see;
-    an empty list with ``all_banks=False`` sees nothing (it never falls back to "all")."""
-
-    name = models.CharField(max_length=128)
-    prefix = models.CharField(max_length=PREFIX_HEX_CHARS, unique=True, editable=False)
-    digest = models.CharField(max_length=64, editable=False)
-    all_banks = models.BooleanField(default=True)
-    # Bank ids, not foreign keys: a key may be scoped to a bank its holder creates later by
-    # retaining into it, and deleting a bank must not silently change what a key may see.
-    bank_ids = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = "API key"
-        indexes = [
-            # "Is any key active?" runs on every unauthenticated request (auth.py).
-            models.Index(fields=["revoked_at"], name="apikey_revoked"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-    @property
-    def bank_scope(self) -> frozenset[str] | None:
-        """None means every bank; otherwise exactly these bank ids."""
-        return None if self.all_banks else frozenset(self.bank_ids)
-
-    def scope_label(self) -> str:
-        return "all banks" if self.all_banks else ", ".join(sorted(self.bank_ids)) or "(none)"
 
 
 @dataclass(frozen=True)
@@ -96,8 +60,6 @@ def split_key(key: str) -> str | None:
 def create_key(name: str, bank_ids: Iterable[str] | None = None) -> IssuedKey:
     """Create a key scoped to ``bank_ids`` (None = all banks). The returned ``key`` is the only
     time the secret exists in clear: only its digest is stored."""
-    from .services import validate_bank_id
-
     scope = None if bank_ids is None else sorted({validate_bank_id(b) for b in bank_ids})
     while True:
         prefix = secrets.token_hex(PREFIX_HEX_CHARS // 2)
@@ -125,7 +87,7 @@ def verify_key(key: str) -> ApiKey | None:
         # Conditional so concurrent requests of one key write once, not once each.
         cutoff = now - LAST_USED_RESOLUTION
         ApiKey.objects.filter(pk=row.pk).filter(
-            models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=cutoff)
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff)
         ).update(last_used_at=now)
         row.last_used_at = now
     return row

@@ -20,4 +20,3 @@ class BanksConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_restore_search_triggers, sender=self)
-        from . import admin_apikeys  # noqa: F401  (registers the API key admin)

@@ -1,4 +1,4 @@
-"""Memory-engine endpoints of the native API: recall and entities (API.md §1.2). Thin: bank
+"""Memory-engine endpoints of the native API: recall and entities (docs/api.md 1.2). Thin: bank
 lookup through ``banks.access``, one service call, serialize."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .engine_serializers import (
     RecallResponseSerializer,
     RecallResultSerializer,
 )
-from .entities import entity_names_for, normalise
+from .entities import entity_names_for
+from .filters import EntityFilterSet
 from .models import Entity, Memory, MemoryEntity, Observation
 from .recall import recall
 from .serializers import MemorySerializer
@@ -55,24 +56,19 @@ def mention_counts(entity_ids: list[int]) -> dict[int, int]:
 class EntityViewSet(viewsets.GenericViewSet):
     queryset = Entity.objects.none()  # real queryset is per bank: get_queryset()
     serializer_class = EntitySerializer
-    filter_backends: list = []
+    filterset_class = EntityFilterSet
 
     def get_queryset(self) -> QuerySet[Entity]:
         bank = visible_bank(self.request, self.kwargs["bank_id"])
-        entities = Entity.objects.filter(bank=bank).order_by("name", "id")
-        query = self.request.query_params.get("q")
-        if query and normalise(query):
-            entities = entities.filter(name__contains=normalise(query))
-        return entities
+        return Entity.objects.filter(bank=bank).order_by("name", "id")
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="part of the entity's name"),
-                    OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
         responses=EntityListSerializer,
     )
     def list(self, request: Request, bank_id: str) -> Response:
         limit, offset = parse_limit(request), parse_offset(request)
-        entities = self.get_queryset()
+        entities = self.filter_queryset(self.get_queryset())
         rows = list(entities[offset : offset + limit])
         context = {"mentions": mention_counts([e.pk for e in rows])}
         return Response({"bank_id": bank_id, "total": entities.count(), "limit": limit,

@@ -36,7 +36,7 @@ class LinkCache:
     """What one run learns and reuses across chunks: each entity's memories ("postings", with
     the memory's entity count), fan-out and display name. Postings are read once per entity per
     run instead of once per memory mentioning it; memories retained after they were read are
-    outside the run's scope anyway (see ``operations.jobs.graph_update``)."""
+    outside the run's scope anyway (see ``banks.jobs.graph_update``)."""
 
     max_fanout: int
     fanout: dict[int, int] = field(default_factory=dict)

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
 from uuid_utils.compat import uuid7
 
-from operations.exceptions import LimitExceeded
+from operations.exceptions import InvalidInput, LimitExceeded
 
 MAX_REPORTED_ERRORS = 50
 _OPTIONAL_TEXT = ("context", "document_id")
@@ -140,12 +139,12 @@ def _valid_entities(entities: Any) -> bool:
 
 
 def validate_contents(contents: Any) -> list[dict]:
-    """Check a ``contents`` list; raise ``ValidationError`` (400) with per-index field messages,
+    """Check a ``contents`` list; raise ``InvalidInput`` (400) with per-index field messages,
     or ``LimitExceeded`` (413). Returns the items, unchanged."""
     if not isinstance(contents, list):
-        raise ValidationError({"contents": ["Expected a list of items."]})
+        raise InvalidInput({"contents": ["Expected a list of items."]})
     if not contents:
-        raise ValidationError({"contents": ["Must contain at least one item."]})
+        raise InvalidInput({"contents": ["Must contain at least one item."]})
     max_items = settings.HINDSIGHT_MAX_BATCH_ITEMS
     if len(contents) > max_items:
         raise LimitExceeded(
@@ -163,7 +162,7 @@ def validate_contents(contents: Any) -> list[dict]:
             if len(errors) >= MAX_REPORTED_ERRORS:
                 break
     if errors:
-        raise ValidationError({"contents": errors})
+        raise InvalidInput({"contents": errors})
     return contents
 
 

@@ -1,5 +1,5 @@
-"""Read queries over memories shared by the native and compatible memory listings and the
-compatible bank stats, so both surfaces filter the same way."""
+"""Read queries over banks, memories and entities shared by the native and compatible listings
+and the compatible bank stats, so both surfaces filter the same way."""
 
 from __future__ import annotations
 
@@ -8,8 +8,31 @@ from datetime import datetime
 
 from django.db.models import Max, Q, QuerySet
 
-from .models import Bank, Memory, MemoryLink
+from .entities import normalise
+from .models import Bank, Entity, Memory, MemoryLink
 from .tags import with_tags
+
+
+def banks_matching(banks: QuerySet[Bank], text: str | None = None) -> QuerySet[Bank]:
+    """``banks`` (already narrowed to what the caller may see) by id, narrowed by a
+    case-insensitive substring of the bank id or name."""
+    if text:
+        banks = banks.filter(Q(bank_id__icontains=text) | Q(name__icontains=text))
+    return banks.order_by("bank_id")
+
+
+def entities_named(entities: QuerySet[Entity], text: str | None) -> QuerySet[Entity]:
+    """``entities`` narrowed to names containing ``text`` (normalised as names are)."""
+    if text and normalise(text):
+        entities = entities.filter(name__contains=normalise(text))
+    return entities
+
+
+def memories_with_text(memories: QuerySet[Memory], text: str | None) -> QuerySet[Memory]:
+    """``memories`` narrowed by a case-insensitive substring of the content or context."""
+    if text:
+        memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
+    return memories
 
 
 def memories_matching(
@@ -23,9 +46,7 @@ def memories_matching(
 ) -> QuerySet[Memory]:
     """The bank's memories, newest first, narrowed by a case-insensitive substring of the
     content or context, a document id, tags and an entity they mention (stored links)."""
-    memories = Memory.objects.filter(bank=bank).select_related("bank")
-    if text:
-        memories = memories.filter(Q(content__icontains=text) | Q(context__icontains=text))
+    memories = memories_with_text(Memory.objects.filter(bank=bank).select_related("bank"), text)
     if document_id:
         memories = memories.filter(document_id=document_id)
     # Exact, case-sensitive tag matching on both database backends (banks.tags).

@@ -42,7 +42,7 @@ class Memory(models.Model):
     tags = models.JSONField(default=list, blank=True)
     # NULL means "no document", distinct from an empty id; the wire format has null too.
     document_id = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
-    # Deleting an operation record keeps its memories (API.md §1.2), hence SET_NULL.
+    # Deleting an operation record keeps its memories (docs/api.md 1.2), hence SET_NULL.
     operation = models.ForeignKey(
         "operations.Operation",
         on_delete=models.SET_NULL,
@@ -172,4 +172,43 @@ class MemoryLink(models.Model):
         return f"{self.source_id}->{self.target_id} ({self.weight})"
 
 
-from .apikeys import ApiKey  # noqa: E402, F401  (registers the model with the banks app)
+PREFIX_HEX_CHARS = 8  # the clear part of a key: hs_<prefix>_<secret> (banks.apikeys)
+
+
+class ApiKey(models.Model):
+    """One API key. ``all_banks`` or the explicit ``bank_ids`` list decide what it may see;
+    an empty list with ``all_banks=False`` sees nothing (it never falls back to "all")."""
+
+    name = models.CharField(max_length=128)
+    prefix = models.CharField(max_length=PREFIX_HEX_CHARS, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    all_banks = models.BooleanField(default=True)
+    # Bank ids, not foreign keys: a key may be scoped to a bank its holder creates later by
+    # retaining into it, and deleting a bank must not silently change what a key may see.
+    bank_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+        indexes = [
+            # "Is any key active?" runs on every unauthenticated request (auth.py).
+            models.Index(fields=["revoked_at"], name="apikey_revoked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def bank_scope(self) -> frozenset[str] | None:
+        """None means every bank; otherwise exactly these bank ids."""
+        return None if self.all_banks else frozenset(self.bank_ids)
+
+    def scope_label(self) -> str:
+        return "all banks" if self.all_banks else ", ".join(sorted(self.bank_ids)) or "(none)"

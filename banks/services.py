@@ -3,7 +3,6 @@ commands)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,26 +11,25 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from operations import transitions
-from operations.exceptions import BankNotFound
+from operations.exceptions import InvalidInput
 from operations.models import Operation
 from operations.states import OperationStatus
 
 from . import bulk, entities
+from .bank_ids import InvalidBankId, validate_bank_id
+from .exceptions import BankNotFound
 from .items import NewMemory
 from .models import Bank, Memory
 
-BANK_ID_RE = re.compile(r"^[^\s/\\][^\x00-\x1f]{0,127}$")
 
-
-def validate_bank_id(bank_id: str) -> str:
-    if not isinstance(bank_id, str) or not BANK_ID_RE.match(bank_id) or bank_id != bank_id.strip():
-        raise ValidationError(
-            {"bank_id": ["1-128 characters, no control characters or surrounding spaces."]}
-        )
-    return bank_id
+def checked_bank_id(bank_id: str) -> str:
+    """``bank_id`` if valid, else ``InvalidInput`` naming the field."""
+    try:
+        return validate_bank_id(bank_id)
+    except InvalidBankId as exc:
+        raise InvalidInput({"bank_id": [str(exc)]}) from None
 
 
 def get_bank(bank_id: str, visible: Iterable[Bank] | None = None) -> Bank:
@@ -45,7 +43,7 @@ def get_bank(bank_id: str, visible: Iterable[Bank] | None = None) -> Bank:
 
 def get_or_create_bank(bank_id: str) -> Bank:
     """Banks are created on first retain; concurrent first retains must not collide."""
-    validate_bank_id(bank_id)
+    checked_bank_id(bank_id)
     bank = Bank.objects.filter(bank_id=bank_id).first()
     if bank is not None:
         return bank
@@ -57,7 +55,7 @@ def get_or_create_bank(bank_id: str) -> Bank:
 
 
 def create_bank(bank_id: str, name: str = "", mission: str = "") -> tuple[Bank, bool]:
-    validate_bank_id(bank_id)
+    checked_bank_id(bank_id)
     bank, created = Bank.objects.get_or_create(
         bank_id=bank_id, defaults={"name": name or bank_id, "mission": mission}
     )

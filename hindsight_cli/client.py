@@ -1,4 +1,4 @@
-"""The Python client of the native API (API.md §1), used by the ``hindsight`` CLI and by the
+"""The Python client of the native API (docs/api.md 1), used by the ``hindsight`` CLI and by the
 snippets in ``docs/cli.md``. Plain dicts in the documented wire format go in and come out.
 
 Only idempotent calls are retried (on 429/503, with jittered exponential backoff that honours

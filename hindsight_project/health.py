@@ -12,7 +12,7 @@ from operations.executor import get_executor
 
 STARTED = time.monotonic()
 
-# What the compatible ``/version`` says we implement (API.md §2.4): true only for real features.
+# What the compatible ``/version`` says we implement (docs/api.md 2.4): true only for real features.
 FEATURES = {
     "observations": False,
     "mcp": False,

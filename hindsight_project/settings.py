@@ -223,9 +223,10 @@ SPECTACULAR_SETTINGS = {
     # beside the native one, so no status enum gets a hashed name.
     "ENUM_NAME_OVERRIDES": {
         "OperationStatusEnum": "operations.states.OperationStatus",
-        "CompatOperationStatusEnum": "operations.compat_serializers.COMPAT_STATUSES",
+        "CompatOperationStatusEnum":
+            "hindsight_project.compat.operation_serializers.COMPAT_STATUSES",
         "CompatOperationStatusOrNotFoundEnum":
-            "operations.compat_serializers.COMPAT_STATUSES_OR_NOT_FOUND",
+            "hindsight_project.compat.operation_serializers.COMPAT_STATUSES_OR_NOT_FOUND",
     },
 }
 

@@ -21,8 +21,8 @@ urlpatterns = [
     path("v1/version", health.version, name="v1-version"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    # Hindsight-compatible API (API.md §2), for the official hindsight-client.
-    path("v1/default/", include("hindsight_project.compat_urls")),
+    # Hindsight-compatible API (docs/api.md 2), for the official hindsight-client.
+    path("v1/default/", include("hindsight_project.compat.urls")),
 ]
 
 # --- Scale-out: django-rq's queue/worker dashboard, staff only (its views require staff) -------

@@ -41,8 +41,8 @@ from .formatting import (
     short_id,
     wait_time,
 )
-from .jobs import get_job
 from .models import Operation, OperationItemFailure
+from .registry import get_job
 from .states import ACTIVE, RETRYABLE, TERMINAL, OperationStatus
 
 FAILED_ITEMS_SHOWN = 50

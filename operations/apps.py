@@ -4,6 +4,7 @@ from importlib import import_module
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.module_loading import autodiscover_modules
 
 
 class OperationsConfig(AppConfig):
@@ -11,8 +12,9 @@ class OperationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Built-in job types register when ``operations.jobs`` is imported; deployments (and the
+        # Job types live with their domain (``<app>/jobs``) and register themselves when
+        # imported; the engine imports no job module by name. Deployments (and the
         # fault-injection jobs of the scale-out tests) add or replace types by module name.
-        import_module("operations.jobs")
+        autodiscover_modules("jobs")
         for module in settings.HINDSIGHT_JOB_MODULES:
             import_module(module)

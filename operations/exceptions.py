@@ -1,6 +1,12 @@
-"""Domain exceptions. They carry no HTTP; ``hindsight_project.api_errors`` maps them."""
+"""The engine's exceptions, and the base every domain exception derives from.
+
+They carry no HTTP: each surface's one exception handler maps them (the native API in
+``hindsight_project.api_errors``, the Hindsight-compatible surface in
+``hindsight_project.compat.errors``). The banks domain adds its own in ``banks.exceptions``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class HindsightError(Exception):
@@ -15,14 +21,6 @@ class OperationNotFound(HindsightError):
         self.bank_id = bank_id
         where = f" for bank {bank_id}" if bank_id else ""
         super().__init__(f"Operation {operation_id} not found{where}")
-
-
-class BankNotFound(HindsightError):
-    code = "bank_not_found"
-
-    def __init__(self, bank_id: str) -> None:
-        self.bank_id = bank_id
-        super().__init__(f"Bank '{bank_id}' not found")
 
 
 class InvalidTransition(HindsightError):
@@ -72,18 +70,40 @@ class ExecutorUnavailable(HindsightError):
     code = "executor_unavailable"
 
 
-# --- Hindsight-compatible surface (API.md §2) -----------------------------------------------------
-
-
 class InvalidInput(HindsightError):
-    """A well-formed request the compatible surface answers with 400 (not a 422 body error)."""
+    """Input that fails validation, as field errors: ``{"field": ["message", ...], ...}``
+    (nested for lists of items, e.g. ``{"contents": {"3": {"content": [...]}}}``)."""
 
-    code = "invalid_input"
+    code = "invalid"
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        self.errors = errors
+        super().__init__(f"invalid input: {errors}")
 
 
-class InvalidOperationId(InvalidInput):
-    code = "invalid_operation_id"
+class InvalidRequest(HindsightError):
+    """A well-formed request that cannot be done as asked (400 with a message)."""
 
-    def __init__(self, raw: object) -> None:
+    code = "invalid_request"
+
+
+class InvalidOperationId(OperationNotFound):
+    """A path or argument that is not an operation id at all. Nothing can have that id, so the
+    native API answers as for an unknown id (404); the compatible surface says 400."""
+
+    code = "operation_not_found"
+
+    def __init__(self, raw: object, bank_id: str | None = None) -> None:
+        super().__init__(raw, bank_id)
         self.raw = str(raw)
-        super().__init__(f"Invalid operation_id format: {raw}")
+
+
+class AmbiguousOperationId(HindsightError):
+    """An id prefix (the command line accepts the first 8+ hex digits) that matches several
+    operations."""
+
+    code = "ambiguous_operation_id"
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        super().__init__(f"Operation id prefix {prefix} matches several operations; give more")

@@ -9,8 +9,6 @@ that reaps stale operations and re-dispatches unclaimed pending ones.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -18,12 +16,13 @@ from typing import Protocol
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from . import reaper, transitions
-from .models import Operation
 from .runner import run_operation
-from .states import OperationStatus
+from .sweeper import Sweeper
+from .workers import worker_id
 
 logger = logging.getLogger(__name__)
+
+OWNER_KIND = "embedded"
 
 
 class Executor(Protocol):
@@ -36,16 +35,6 @@ class Executor(Protocol):
     def start(self) -> None: ...
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class EmbeddedExecutor:
     """Runs operations on ``HINDSIGHT_WORKERS`` threads of this process."""
 
@@ -56,9 +45,7 @@ class EmbeddedExecutor:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hindsight-op")
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
-        self._started = False
-        self._stop = threading.Event()
-        self._worker_prefix = f"embedded:{socket.gethostname()}:{os.getpid()}"
+        self._sweeper: Sweeper | None = None
 
     # -- dispatch ---------------------------------------------------------------------------
     def dispatch(self, operation_id: str) -> None:
@@ -71,10 +58,9 @@ class EmbeddedExecutor:
         self._pool.submit(self._run, operation_id)
 
     def _run(self, operation_id: str) -> None:
-        worker_id = f"{self._worker_prefix}:{threading.get_ident()}"
         try:
             close_old_connections()
-            run_operation(operation_id, worker_id)
+            run_operation(operation_id, worker_id(OWNER_KIND))
         except Exception:
             logger.exception("embedded run of %s failed", operation_id)
         finally:
@@ -84,50 +70,20 @@ class EmbeddedExecutor:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the sweeper once per process; it first resumes what a previous process left."""
+        """Start the sweeper once per process. Its first pass resumes what a previous process
+        left: operations owned by a dead embedded process on this host, and every pending row
+        (grace 0: at start nothing else can be about to run them)."""
         with self._lock:
-            if self._started:
+            if self._sweeper is not None:
                 return
-            self._started = True
-        thread = threading.Thread(target=self._sweep_loop, name="hindsight-sweeper", daemon=True)
-        thread.start()
-
-    def recover_orphans(self) -> list[str]:
-        """Requeue running operations owned by a dead embedded process on this host; their
-        heartbeats would time out anyway, but there is no reason to wait for that."""
-        prefix = f"embedded:{socket.gethostname()}:"
-        requeued = []
-        running = Operation.objects.filter(
-            status=OperationStatus.RUNNING, worker_id__startswith=prefix
-        ).values_list("pk", "worker_id")
-        for pk, worker_id in running:
-            pid = int(worker_id.split(":")[2])
-            if pid == os.getpid() or _pid_alive(pid):
-                continue
-            if transitions.requeue_lost(pk, worker_id, settings.HINDSIGHT_MAX_ATTEMPTS):
-                requeued.append(str(pk))
-        return requeued
-
-    def _sweep_loop(self) -> None:
-        first = True
-        while not self._stop.is_set():
-            try:
-                close_old_connections()
-                if first:
-                    for pk in self.recover_orphans():
-                        logger.warning("operation %s: previous process died; resuming", pk)
-                # At start every pending row is ours to run (grace 0); later only stale ones.
-                reaper.sweep(self.dispatch, grace=0 if first else None)
-                first = False
-            except Exception:
-                logger.exception("sweep failed; will try again")
-            finally:
-                connections.close_all()
-            self._stop.wait(settings.HINDSIGHT_SWEEP_INTERVAL)
+            self._sweeper = Sweeper(self.dispatch, name="hindsight-sweeper",
+                                    owner_kind=OWNER_KIND, first_grace=0)
+        self._sweeper.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop sweeping and let running operations finish their current run."""
-        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.stop()
         self._pool.shutdown(wait=wait)
 
     def idle(self) -> bool:

@@ -2,8 +2,8 @@
 
 The Django admin and ``manage.py operations`` call these (and ``operations.services``) and only
 format the per-outcome counts they return. Status changes still happen only in
-``operations.transitions``; the deletes here carry ``status IN TERMINAL`` in their own WHERE
-clause, so an operation that a concurrent retry moved back to ``pending`` is never deleted.
+``operations.transitions``, and so do deletes (``transitions.delete_terminal_many``: an
+operation that a concurrent retry moved back to ``pending`` is never deleted).
 """
 
 from __future__ import annotations
@@ -14,11 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .exceptions import HindsightError, InvalidTransition, OperationNotFound
+from . import transitions
+from .exceptions import (
+    AmbiguousOperationId,
+    InvalidOperationId,
+    InvalidTransition,
+    OperationNotFound,
+)
 from .models import Operation
 from .services import parse_operation_id, retry_operation
 from .states import ACTIVE, TERMINAL, OperationStatus, OperationType
@@ -42,7 +47,7 @@ def parse_ids(raw_ids: Iterable[object]) -> tuple[list[uuid.UUID], int]:
     for raw in raw_ids:
         try:
             ids[parse_operation_id(raw)] = None
-        except OperationNotFound:
+        except InvalidOperationId:
             malformed += 1
     return list(ids), malformed
 
@@ -111,13 +116,7 @@ class DeleteOutcome:
 
 
 def _delete_terminal_batch(pks: list[uuid.UUID]) -> dict[str, int]:
-    """Delete the terminal ones among ``pks`` (memories stay: ``Memory.operation`` is SET_NULL).
-    Returns deleted counts by status, read under the same write lock as the delete."""
-    with transaction.atomic():
-        doomed = Operation.objects.filter(pk__in=pks, status__in=TERMINAL)
-        by_status = Counter(doomed.values_list("status", flat=True))
-        doomed.delete()
-    return dict(by_status)
+    return dict(Counter(status for _, _, status in transitions.delete_terminal_many(pks)))
 
 
 def delete_terminal_operations(operation_ids: Iterable[object]) -> DeleteOutcome:
@@ -189,13 +188,8 @@ def prune_terminal(
         batch = list(query.values_list("pk", "type")[:DELETE_BATCH])
         if not batch:
             break
-        types = dict(batch)
-        with transaction.atomic():
-            doomed = Operation.objects.filter(pk__in=list(types), status__in=TERMINAL)
-            rows = list(doomed.values_list("pk", "status"))
-            doomed.delete()
-        for pk, status in rows:
-            counts[(types[pk], status)] += 1
+        for _, operation_type, status in transitions.delete_terminal_many([pk for pk, _ in batch]):
+            counts[(operation_type, status)] += 1
         if len(batch) < DELETE_BATCH:
             break
     outcome.counts = dict(counts)
@@ -236,13 +230,6 @@ def operation_stats(now: datetime | None = None) -> dict[str, object]:
 # --- Lookup by id prefix ------------------------------------------------------------------------
 
 HEX_DIGITS = frozenset("0123456789abcdef")
-
-
-class AmbiguousOperationId(HindsightError):
-    code = "ambiguous_operation_id"
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__(f"Operation id prefix {prefix} matches several operations; give more")
 
 
 def id_prefix_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID] | None:

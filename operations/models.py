@@ -40,7 +40,7 @@ class Operation(models.Model):
     lost_count = models.PositiveIntegerField(default=0)  # automatic re-runs after a lost worker
 
     # Outcome.
-    error = models.TextField(null=True, blank=True)  # noqa: DJ001  (API.md: null unless failed)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001  (docs/api.md 1.1: null unless failed)
     error_type = models.CharField(max_length=200, blank=True, default="")
     summary = models.JSONField(null=True, blank=True)  # small job-specific figures, never lists
 

@@ -15,11 +15,8 @@ on any number of machines run operations; Redis only carries operation ids.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import redis
@@ -32,15 +29,16 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.worker import Worker
 
-from . import reaper, transitions
 from .models import Operation
 from .runner import run_operation
 from .states import OperationStatus
+from .sweeper import Sweeper
+from .workers import worker_id
 
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "default"
-WORKER_PREFIX = "rq:"
+OWNER_KIND = "rq"  # worker ids of work-horses (operations.workers)
 # RQ statuses meaning "already waiting in a queue": re-dispatching would only add a duplicate
 # entry (harmless, claims are CAS, but it wastes a fork).
 _WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
@@ -49,69 +47,12 @@ _WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 _CANCEL_LOOKBACK = timedelta(minutes=10)
 
 
-def _pid_namespace() -> str:
-    try:
-        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").rstrip("]")
-    except OSError:
-        return "0"
-
-
-def local_prefix() -> str:
-    """Owner-id prefix of the work-horses whose pids this process can check: same host name and
-    same pid namespace (two containers may share a host name, never a pid namespace)."""
-    return f"{WORKER_PREFIX}{socket.gethostname()}:{_pid_namespace()}:"
-
-
-def rq_worker_id() -> str:
-    """Owner id written by a claim on an RQ work-horse (the forked process running the job)."""
-    return f"{local_prefix()}{os.getpid()}"
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed horse nobody has waited for yet is a zombie: as dead as it gets
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def recover_dead_horses(max_attempts: int | None = None) -> list[str]:
-    """Requeue running operations whose work-horse on this machine no longer exists.
-
-    A worker process killed by the OOM killer or a supervisor is thus taken over within one
-    sweep by any surviving worker on the same machine, instead of after ``STALE_AFTER``; a lost
-    machine still goes through the heartbeat reaper. A pid that was reused counts as alive (the
-    safe side: the heartbeat decides). The requeue is the same compare-and-set as the reaper's,
-    so it also counts towards ``HINDSIGHT_MAX_ATTEMPTS``.
-    """
-    max_attempts = settings.HINDSIGHT_MAX_ATTEMPTS if max_attempts is None else max_attempts
-    running = Operation.objects.filter(
-        status=OperationStatus.RUNNING, worker_id__startswith=local_prefix()
-    ).values_list("pk", "worker_id")
-    requeued = []
-    for pk, worker_id in running:
-        if _process_exists(int(worker_id.rsplit(":", 1)[1])):
-            continue
-        outcome = transitions.requeue_lost(pk, worker_id, max_attempts)
-        if outcome == OperationStatus.PENDING:
-            logger.warning("operation %s: work-horse %s is gone; requeued", pk, worker_id)
-            requeued.append(str(pk))
-        elif outcome == OperationStatus.FAILED:
-            logger.error("operation %s: work-horse %s is gone, too often; failed", pk, worker_id)
-    return requeued
-
-
 def perform_operation(operation_id: str) -> str | None:
     """The RQ job: run one operation in this work-horse. Returns what the runner reports; the
     database row, not this return value, is the result."""
     close_old_connections()
     try:
-        return run_operation(operation_id, rq_worker_id())
+        return run_operation(operation_id, worker_id(OWNER_KIND))
     finally:
         connections.close_all()
 
@@ -184,7 +125,7 @@ class RQExecutor:
         now = timezone.now()
         candidates = Operation.objects.filter(
             status=OperationStatus.CANCELLED,
-            worker_id__startswith=WORKER_PREFIX,
+            worker_id__startswith=f"{OWNER_KIND}:",
             completed_at__lt=now - timedelta(seconds=grace),
             completed_at__gte=now - _CANCEL_LOOKBACK,
         ).values_list("pk", flat=True)[:200]
@@ -215,8 +156,15 @@ class RQExecutor:
         with self._lock:
             if self._sweeper is not None:
                 return
-            self._sweeper = Sweeper(self, name="hindsight-rq-sweeper")
+            self._sweeper = self.sweeper(name="hindsight-rq-sweeper")
         self._sweeper.start()
+
+    def sweeper(self, name: str, owner_kind: str | None = None) -> Sweeper:
+        """This process's liveness loop (not started). RQ workers pass ``owner_kind`` so they
+        also take over operations of dead work-horses on their machine."""
+        return Sweeper(self.dispatch, name=name, owner_kind=owner_kind,
+                       after_pass=self.stop_unacknowledged_cancels,
+                       quiet_errors=(redis.RedisError,))
 
     def health(self) -> dict:
         try:
@@ -229,56 +177,3 @@ class RQExecutor:
                     "error": f"{type(exc).__name__}: {exc}"}
         return {"status": "ok", "type": self.name, "redis": "connected", "queued": queued,
                 "workers": workers}
-
-
-class Sweeper(threading.Thread):
-    """The periodic liveness pass of one process: reap stale running operations, re-dispatch
-    unclaimed pending ones, stop cancelled jobs that did not stop. It needs only the database
-    to notice a dead worker; Redis only to dispatch (a Redis outage is retried next pass)."""
-
-    def __init__(self, executor: RQExecutor, name: str, local_horses: bool = False) -> None:
-        super().__init__(name=name, daemon=True)
-        self.executor = executor
-        # Workers also check the pids of this machine's work-horses (see recover_dead_horses).
-        self.local_horses = local_horses
-        self.passes = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.sweep_once()
-            self._stop_event.wait(self.next_wait())
-
-    @staticmethod
-    def next_wait() -> float:
-        """A sweep interval, or less when a running operation goes stale sooner (woken just
-        after it does; concurrent sweepers then split the rows with SKIP LOCKED)."""
-        interval = settings.HINDSIGHT_SWEEP_INTERVAL
-        try:
-            due = reaper.seconds_until_stale()
-        except Exception:
-            return interval
-        finally:
-            connections.close_all()
-        if due is None:
-            return interval
-        return max(0.2, min(interval, due + 0.05))
-
-    def sweep_once(self) -> None:
-        try:
-            close_old_connections()
-            if self.local_horses:
-                for pk in recover_dead_horses():
-                    self.executor.dispatch(pk)
-            reaper.sweep(self.executor.dispatch)
-            self.executor.stop_unacknowledged_cancels()
-        except redis.RedisError as exc:
-            logger.warning("sweep: Redis unavailable (%s); will try again", exc)
-        except Exception:
-            logger.exception("sweep failed; will try again")
-        finally:
-            connections.close_all()
-            self.passes += 1
-
-    def stop(self) -> None:
-        self._stop_event.set()

@@ -19,19 +19,16 @@ Steps and guarantees:
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
 
 from django.conf import settings
 from django.db import transaction
 
-from . import transitions
+from . import transitions, workers
 from .exceptions import JobFailed
 from .heartbeat import beating
-from .jobs import Job, get_job
 from .models import Operation
+from .registry import Job, get_job
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +37,13 @@ class _Stopped(Exception):
     """The progress CAS matched no row: roll the chunk back and stop."""
 
 
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
 def run_operation(operation_id: object, worker_id: str | None = None) -> str | None:
     """Run one operation to a terminal state, or until it is cancelled or taken over.
 
     Returns the status this call brought it to, or None when it did not (lost claim, cancelled,
     taken over).
     """
-    worker_id = worker_id or default_worker_id()
+    worker_id = worker_id or workers.worker_id("inline")
     if not transitions.claim(operation_id, worker_id):
         logger.debug("claim of %s lost; not running it", operation_id)
         return None

@@ -1,4 +1,4 @@
-"""The operation object of API.md §1.1 and the request bodies of the operation endpoints.
+"""The operation object of docs/api.md 1.1 and the request bodies of the operation endpoints.
 Serializers only translate: they never change state or enqueue work."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rest_framework import serializers
 from banks.serializers import ParsedJSONField
 
 from .exceptions import LimitExceeded
-from .jobs import get_job
 from .models import Operation
+from .registry import get_job
 from .states import OperationStatus, OperationType, is_terminal
 
 BULK_CANCEL_MAX_IDS = 1000
@@ -47,7 +47,7 @@ class OperationSerializer(serializers.ModelSerializer):
 # as arrays, and schemathesis flags every real response as a schema violation.
 @extend_schema_serializer(many=False)
 class OperationListSerializer(serializers.Serializer):
-    """The list envelope (API.md §1.3); documented for the schema."""
+    """The list envelope (docs/api.md 1.3); documented for the schema."""
 
     bank_id = serializers.CharField(allow_null=True)
     total = serializers.IntegerField(allow_null=True)

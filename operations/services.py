@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -12,10 +13,11 @@ from django.db.models import Q, QuerySet
 from banks.models import Bank
 
 from . import transitions
-from .exceptions import OperationNotFound
+from .exceptions import InvalidOperationId, OperationNotFound
 from .executor import dispatch_on_commit, get_executor
 from .models import Operation
 from .reaper import SweepOutcome, sweep
+from .states import is_terminal
 from .transitions import CancelOutcome
 
 LIST_FIELDS = (
@@ -26,10 +28,12 @@ LIST_FIELDS = (
 
 
 def parse_operation_id(raw: object, bank_id: str | None = None) -> uuid.UUID:
+    """The one parser of operation ids from every surface (path, body, command line):
+    ``InvalidOperationId`` for anything that is not a UUID."""
     try:
         return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
     except ValueError:
-        raise OperationNotFound(raw, bank_id) from None
+        raise InvalidOperationId(raw, bank_id) from None
 
 
 def operations_for(banks: QuerySet[Bank] | Bank) -> QuerySet[Operation]:
@@ -70,7 +74,7 @@ def cancel_operations(
         for raw in operation_ids:
             try:
                 ids.append(parse_operation_id(raw))
-            except OperationNotFound:
+            except InvalidOperationId:
                 not_found += 1
     outcome = transitions.cancel_many(scope, ids, statuses)
     outcome.not_found += not_found
@@ -94,3 +98,40 @@ def delete_operation(bank: Bank, operation_id: object) -> None:
 def reap() -> SweepOutcome:
     """One liveness sweep, dispatching through the configured executor."""
     return sweep(get_executor().dispatch)
+
+
+# --- Waiting for an operation ---------------------------------------------------------------------
+
+POLL_STEP = 0.05
+
+
+def version_tag(operation: Operation) -> str:
+    """Changes with every visible change of the operation (every one goes through
+    ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``."""
+    return f'"{operation.pk.hex}-{int(operation.updated_at.timestamp() * 1_000_000)}"'
+
+
+def wait_for_change(bank: Bank, operation_id: object, known: str | None,
+                    timeout: float) -> Operation:
+    """The operation once its ``version_tag`` differs from ``known``, it is terminal, or
+    ``timeout`` seconds have passed (a long-poll)."""
+    operation = get_operation(bank, operation_id)
+    deadline = time.monotonic() + timeout
+    while (
+        known == version_tag(operation)
+        and not is_terminal(operation.status)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(POLL_STEP * 2)
+        operation = get_operation(bank, operation_id)
+    return operation
+
+
+def wait_until_terminal(operation: Operation, timeout: float) -> Operation:
+    """Re-read ``operation`` until it is terminal or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    operation.refresh_from_db()
+    while not is_terminal(operation.status) and time.monotonic() < deadline:
+        time.sleep(POLL_STEP)
+        operation.refresh_from_db()
+    return operation

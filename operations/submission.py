@@ -15,8 +15,8 @@ from banks.models import Bank
 
 from .exceptions import IdempotencyConflict
 from .executor import dispatch_on_commit
-from .jobs import get_job
 from .models import Operation, OperationPayload
+from .registry import get_job
 
 _KEY_NAMESPACE = uuid.UUID("6f1c3b52-3c0e-4f7e-9a43-8f3d2c1b0a99")
 

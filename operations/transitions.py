@@ -9,7 +9,7 @@ unconditionally, and nothing outside this module writes ``status``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -321,11 +321,24 @@ def take_unclaimed(older_than: datetime, limit: int = 500) -> list[str]:
     return [str(pk) for pk in picked]
 
 
+def delete_terminal_many(
+    operation_ids: Sequence[object], bank_pk: int | None = None
+) -> list[tuple[uuid.UUID, str, str]]:
+    """Delete the terminal operations among ``operation_ids`` (their memories stay:
+    ``Memory.operation`` is SET_NULL). The one way any surface deletes operations: the
+    ``status IN TERMINAL`` condition is part of the delete, so an operation a concurrent retry
+    just moved back to ``pending`` is never deleted. Returns ``(id, type, status)`` of each
+    deleted row, read in the same transaction as the delete."""
+    with transaction.atomic():
+        doomed = Operation.objects.filter(pk__in=operation_ids, status__in=TERMINAL)
+        if bank_pk is not None:
+            doomed = doomed.filter(bank_id=bank_pk)
+        rows = list(doomed.values_list("pk", "type", "status"))
+        doomed.delete()
+    return rows
+
+
 def delete_terminal(operation_id: object, bank_pk: int | None = None) -> None:
-    """Delete a terminal operation record (its memories stay); 409 while it is active."""
-    query = Operation.objects.filter(pk=operation_id, status__in=TERMINAL)
-    if bank_pk is not None:
-        query = query.filter(bank_id=bank_pk)
-    deleted, _ = query.delete()
-    if not deleted:
+    """Delete one terminal operation record; 409 while it is active."""
+    if not delete_terminal_many([operation_id], bank_pk):
         raise InvalidTransition(operation_id, "deleted", _current_status(operation_id, bank_pk))

@@ -1,9 +1,8 @@
-"""Operation endpoints of the native API (API.md §1.2). Thin: look up, call a service,
+"""Operation endpoints of the native API (docs/api.md 1.2). Thin: look up, call a service,
 serialize. Errors are raised as domain exceptions and rendered by ``api_errors``."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -29,15 +28,7 @@ from .serializers import (
     OperationSerializer,
     SubmitOperationSerializer,
 )
-from .states import is_terminal
 from .submission import operation_id_for_key, submit
-
-LONG_POLL_STEP = 0.1
-
-
-def etag_for(operation: Operation) -> str:
-    # Every visible change goes through transitions.py, which always bumps updated_at.
-    return f'"{operation.pk.hex}-{int(operation.updated_at.timestamp() * 1_000_000)}"'
 
 
 def parse_wait(request: Request) -> float:
@@ -119,18 +110,9 @@ class BankOperationViewSet(viewsets.GenericViewSet):
     )
     def retrieve(self, request: Request, bank_id: str, operation_id: str) -> Response:
         bank = self.get_bank()
-        wait = parse_wait(request)
-        operation = services.get_operation(bank, operation_id)
         known = request.headers.get("If-None-Match")
-        deadline = time.monotonic() + wait
-        while (
-            known == etag_for(operation)
-            and not is_terminal(operation.status)
-            and time.monotonic() < deadline
-        ):
-            time.sleep(LONG_POLL_STEP)
-            operation = services.get_operation(bank, operation_id)
-        etag = etag_for(operation)
+        operation = services.wait_for_change(bank, operation_id, known, parse_wait(request))
+        etag = services.version_tag(operation)
         if known == etag:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         data = OperationSerializer(operation, context={"full_result": True}).data

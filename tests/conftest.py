@@ -8,9 +8,9 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from banks.jobs.batch_retain import BatchRetainJob
 from operations.executor import get_executor
-from operations.jobs import get_job, register
-from operations.jobs.batch_retain import BatchRetainJob
+from operations.registry import get_job, register
 from operations.states import OperationType
 from tests.factories import make_bank
 

@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from banks.models import MemoryLink, Observation
 from operations import services, transitions
 from operations.executor import get_executor
-from operations.jobs import get_job
 from operations.models import Operation
 from operations.reaper import sweep
+from operations.registry import get_job
 from operations.runner import run_operation
 from operations.states import OperationStatus, OperationType, is_terminal
 from operations.submission import submit

@@ -12,7 +12,7 @@ from hindsight_client import Hindsight
 from hindsight_client_api.exceptions import ApiException
 
 from banks.models import Bank
-from hindsight_project.compat_http import CompatAPIView
+from hindsight_project.compat.http import CompatAPIView
 from tests.compat.conftest import run
 from tests.compat.scoped_keys import KeyRequired, ScopedKeyAuthentication
 from tests.factories import make_bank, submit_retain

@@ -1,4 +1,4 @@
-"""What the official client cannot show: exact error bodies and codes of API.md §2.1, explicit
+"""What the official client cannot show: exact error bodies and codes of docs/api.md 2.1, explicit
 nulls, the upstream body shapes, and the OpenAPI schema listing both surfaces."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 BASE = "/v1/default/banks"
 JSON = {"format": "json"}
 
-# The exact body hindsight-client 1.1.0 documents for an async retain (API.md §2.3).
+# The exact body hindsight-client 1.1.0 documents for an async retain (docs/api.md 2.3).
 CLIENT_RETAIN_BODY = {
     "items": [{"content": "Alice likes tea", "resolve_entities": True, "tags": ["t1"],
                "timestamp": None, "context": None, "metadata": None, "document_id": None,

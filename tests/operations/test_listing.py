@@ -1,4 +1,4 @@
-"""Listing (API.md §1.3): filters, limit/offset with total, keyset cursor, cross-bank list."""
+"""Listing (docs/api.md 1.3): filters, limit/offset with total, keyset cursor, cross-bank list."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The native operation endpoints (API.md §1.2-1.3): submit, get, ETag/long-poll, cancel,
+"""The native operation endpoints (docs/api.md 1.2-1.3): submit, get, ETag/long-poll, cancel,
 bulk cancel, retry, delete, listing with filters and both pagination modes, bad input."""
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from banks.models import Memory
 from operations import reaper, transitions
 from operations.executor import get_executor
 from operations.heartbeat import beating
-from operations.jobs import get_job
 from operations.models import Operation
+from operations.registry import get_job
 from operations.states import OperationStatus
 from tests.factories import submit_retain
 

@@ -15,13 +15,9 @@ from rq.job import Job
 
 from operations import transitions
 from operations.models import Operation
-from operations.rq_executor import (
-    RQExecutor,
-    local_prefix,
-    perform_operation,
-    recover_dead_horses,
-)
+from operations.rq_executor import RQExecutor, perform_operation
 from operations.states import OperationStatus
+from operations.workers import local_prefix, recover_dead_owners
 from tests.factories import submit_retain
 from tests.servers import RedisServer
 
@@ -82,11 +78,11 @@ def test_operations_of_dead_local_work_horses_are_requeued_at_once(bank):
     gone.wait()
     dead, alive = submit_retain(bank, 3), submit_retain(bank, 3)
     elsewhere = submit_retain(bank, 3)
-    assert transitions.claim(dead.pk, f"{local_prefix()}{gone.pid}")
-    assert transitions.claim(alive.pk, f"{local_prefix()}{os.getpid()}")
-    assert transitions.claim(elsewhere.pk, f"rq:another-machine:1:{gone.pid}")
+    assert transitions.claim(dead.pk, f"{local_prefix('rq')}{gone.pid}:1")
+    assert transitions.claim(alive.pk, f"{local_prefix('rq')}{os.getpid()}:1")
+    assert transitions.claim(elsewhere.pk, f"rq:another-machine:1:{gone.pid}:1")
 
-    assert recover_dead_horses(max_attempts=3) == [str(dead.pk)]
+    assert recover_dead_owners("rq", max_attempts=3) == [str(dead.pk)]
 
     statuses = dict(Operation.objects.values_list("pk", "status"))
     assert statuses[dead.pk] == OperationStatus.PENDING

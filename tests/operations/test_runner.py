@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -14,17 +13,18 @@ import time
 import pytest
 from django.db import transaction
 
+from banks.jobs.batch_retain import BatchRetainJob
 from banks.models import Memory
 from operations import transitions
 from operations.exceptions import InvalidTransition
 from operations.executor import EmbeddedExecutor, get_executor
-from operations.jobs import get_job, register
-from operations.jobs.batch_retain import BatchRetainJob
 from operations.models import Operation, OperationItemFailure
+from operations.registry import get_job, register
 from operations.runner import run_operation
 from operations.services import cancel_operation, get_operation, retry_operation
 from operations.states import TERMINAL, OperationStatus, OperationType
 from operations.submission import submit
+from operations.workers import local_prefix, recover_dead_owners
 from tests.conftest import wait_idle
 from tests.factories import items, submit_retain
 
@@ -252,7 +252,7 @@ def test_operation_left_running_by_dead_process_is_resumed_exactly_once(bank, se
     settings.HINDSIGHT_CHUNK_SIZE = 50
     op = submit_retain(bank, 400)
     executor = get_executor()
-    dead_worker = f"embedded:{socket.gethostname()}:{_dead_pid()}:1"
+    dead_worker = f"{local_prefix('embedded')}{_dead_pid()}:1"
     assert transitions.claim(op.pk, dead_worker)
     job, operation = get_job(op.type), get_operation(bank, op.pk)
     state = job.prepare(operation)
@@ -260,7 +260,7 @@ def test_operation_left_running_by_dead_process_is_resumed_exactly_once(bank, se
         with transaction.atomic():
             outcome = job.process_chunk(operation, state, start, 50, time.monotonic() + 5)
             assert transitions.commit_progress(op.pk, dead_worker, outcome.units)
-    assert executor.recover_orphans() == [str(op.pk)]
+    assert recover_dead_owners("embedded") == [str(op.pk)]
     recovered = reload(op)
     assert (recovered.status, recovered.progress, recovered.lost_count) == (S.PENDING, 100, 1)
     executor.dispatch(str(op.pk))

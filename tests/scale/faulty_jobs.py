@@ -13,9 +13,8 @@ import os
 import signal
 import time
 
-from operations.jobs import register
-from operations.jobs.base import ChunkOutcome
-from operations.jobs.batch_retain import BatchRetainJob
+from banks.jobs.batch_retain import BatchRetainJob
+from operations.registry import ChunkOutcome, register
 
 
 class FaultInjectingBatchRetain(BatchRetainJob):

@@ -2,7 +2,7 @@
 redis-server and a PostgreSQL database. The scale-out tests and benchmarks drive it over HTTP
 exactly like users do, and kill its processes like a failing machine would.
 
-Two shapes, the two ways to run the product (DESIGN.md §2):
+Two shapes, the two ways to run the product (docs/scale-out.md):
 - ``embedded``: SQLite file + the executor thread pool inside the gunicorn process;
 - ``rq``: PostgreSQL + Redis + ``manage.py rqworker`` processes (our HindsightWorker class).
 """

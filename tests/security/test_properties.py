@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 
 from banks.items import ItemError, build_memory, validate_contents
 from hindsight_project.pagination import decode_cursor, encode_cursor
-from operations.exceptions import LimitExceeded
+from operations.exceptions import InvalidInput, LimitExceeded
 
 # Every code point, lone surrogates included (hypothesis leaves them out by default, but JSON
 # can carry them: "\ud800").
@@ -62,7 +62,7 @@ class TestValidateContents:
     @FAST
     @given(JSON | st.lists(ITEM, max_size=7))
     def test_any_json_is_accepted_unchanged_or_rejected_as_400_or_413(self, contents):
-        with contextlib.suppress(ValidationError, LimitExceeded):
+        with contextlib.suppress(InvalidInput, LimitExceeded):
             assert validate_contents(contents) is contents
 
     @FAST
@@ -85,10 +85,10 @@ class TestValidateContents:
     @given(st.lists(WELL_FORMED_ITEM, min_size=1, max_size=5))
     def test_rejections_name_the_field_or_the_limit(self, contents):
         contents[0]["tags"] = [1]
-        with pytest.raises((ValidationError, LimitExceeded)) as caught:
+        with pytest.raises((InvalidInput, LimitExceeded)) as caught:
             validate_contents(contents)
-        if isinstance(caught.value, ValidationError):
-            assert "tags" in caught.value.detail["contents"]["0"]
+        if isinstance(caught.value, InvalidInput):
+            assert "tags" in caught.value.errors["contents"]["0"]
 
 
 class TestDecodeCursor:

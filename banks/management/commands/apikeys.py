@@ -7,9 +7,9 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.exceptions import ValidationError
 
 from banks.apikeys import ApiKey, create_key, list_keys, revoke_key
+from banks.bank_ids import InvalidBankId
 
 
 class Command(BaseCommand):
@@ -32,8 +32,8 @@ class Command(BaseCommand):
     def handle_create(self, options: dict[str, Any]) -> None:
         try:
             issued = create_key(options["name"], options["banks"])
-        except ValidationError as exc:
-            raise CommandError(f"invalid bank id: {exc.detail}") from None
+        except InvalidBankId as exc:
+            raise CommandError(f"invalid bank id: {exc}") from None
         row = issued.api_key
         self.stdout.write(f"Created API key {row.prefix} '{row.name}' for {row.scope_label()}.")
         self.stdout.write("Store it now; it cannot be shown again:")

@@ -1,41 +1,35 @@
-"""Bank, memory, retain and recall endpoints of the Hindsight-compatible surface (API.md §2.3,
-§2.4).
+"""Bank, memory, retain and recall endpoints of the Hindsight-compatible surface
+(docs/api.md, "Hindsight-compatible API").
 
 A translation layer over the services the native API uses: banks are looked up through
-``banks.access``, retain goes through ``operations.submission.submit`` (and ``run_operation`` in
-the request when synchronous, exactly like the native retain), recall through
-``banks.recall.recall``. ``banks.compat`` reshapes inputs and outputs.
+``banks.access``, retain is ``banks.retain.retain`` (the same service as the native retain),
+recall is ``banks.recall.recall``. ``hindsight_project.compat.banks`` reshapes inputs and outputs.
 """
 
 from __future__ import annotations
 
-import uuid
-
-from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hindsight_project.compat_http import (
-    CompatAPIView,
-    query_error,
-    query_int,
-    query_list,
-    query_str,
-    validated_body,
+from banks import services
+from banks.access import may_create_bank, visible_bank, visible_banks
+from banks.entities import entity_details, entity_names_for
+from banks.exceptions import BankNotFound
+from banks.memory_queries import (
+    banks_matching,
+    document_count,
+    last_writes,
+    link_count,
+    memories_matching,
 )
-from operations.compat_serializers import CompatErrorSerializer, CompatValidationErrorSerializer
-from operations.exceptions import BankNotFound, IdempotencyConflict, OperationNotFound
-from operations.models import Operation
-from operations.runner import run_operation
-from operations.services import get_operation
-from operations.states import OperationStatus, OperationType, is_terminal
-from operations.submission import Submission, submit
+from banks.recall import recall
+from banks.retain import retain
+from operations.exceptions import InvalidInput
+from operations.states import OperationStatus
 
-from . import compat, services
-from .access import may_create_bank, visible_bank, visible_banks
-from .compat_serializers import (
+from . import banks as compat
+from .bank_serializers import (
     CompatBankListSerializer,
     CompatBankProfileSerializer,
     CompatBankStatsSerializer,
@@ -47,44 +41,28 @@ from .compat_serializers import (
     CompatRetainRequestSerializer,
     CompatRetainResponseSerializer,
 )
-from .entities import entity_details, entity_names_for
-from .memory_queries import document_count, last_writes, link_count, memories_matching
-from .models import Bank
-from .recall import recall
-from .views import wait_until_terminal
+from .http import CompatAPIView, validated_body
+from .operation_serializers import CompatErrorSerializer, CompatValidationErrorSerializer
+from .queries import TAGS_MATCH, BankListQuery, MemoryListQuery, validated_query
 
 BANK_TAGS = ["Hindsight-compatible: banks"]
 MEMORY_TAGS = ["Hindsight-compatible: memories"]
-MAX_PAGE = 1000  # larger limits are capped, as on the native API
 # Candidate list length per upstream recall budget; max_tokens then cuts the ranked list.
 BUDGET_LIMITS = {"low": 20, "mid": 50, "high": 100}
-# Upstream's non-strict modes also admit untagged memories; here an untagged memory never
-# matches a tag filter (the strict meaning), and "exact" is approximated by "all".
-TAGS_MATCH = {"any": "any", "any_strict": "any", "all": "all", "all_strict": "all",
-              "exact": "all"}
 ERRORS = {404: CompatErrorSerializer, 422: CompatValidationErrorSerializer}
-
-
-def _query(name: str, kind: object, description: str, many: bool = False) -> OpenApiParameter:
-    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description,
-                            many=many)
 
 
 class BankListView(CompatAPIView):
     @extend_schema(
         operation_id="compat_list_banks",
         tags=BANK_TAGS,
-        parameters=[_query("q", str, "substring of the bank id or name"),
-                    _query("limit", int, f"default 100, capped at {MAX_PAGE}"),
-                    _query("offset", int, ">= 0")],
+        parameters=[BankListQuery],
         responses={200: CompatBankListSerializer, 422: CompatValidationErrorSerializer},
     )
     def get(self, request: Request) -> Response:
-        limit = min(query_int(request, "limit", 100, minimum=0), MAX_PAGE)
-        offset = query_int(request, "offset", 0, minimum=0)
-        banks = visible_banks(request).order_by("bank_id")
-        if text := query_str(request, "q"):
-            banks = banks.filter(Q(bank_id__icontains=text) | Q(name__icontains=text))
+        query = validated_query(BankListQuery, request)
+        limit, offset = query["limit"], query["offset"]
+        banks = banks_matching(visible_banks(request), query.get("q"))
         page = list(banks[offset : offset + limit])
         stats = services.bank_stats([bank.pk for bank in page])
         writes = last_writes(bank.pk for bank in page)
@@ -163,19 +141,6 @@ class BankStatsView(CompatAPIView):
         return Response(compat.bank_stats(bank, stats, document_count(bank), link_count(bank)))
 
 
-def replayed_retain(bank: Bank, operation_id: uuid.UUID) -> Operation:
-    """Upstream replays an ``operation_id`` this bank already used for a retain whatever the
-    body (a client retry may rebuild items with fresh timestamps), where the native API answers
-    409 for a different body; another bank's or another type's id stays a 409."""
-    try:
-        operation = get_operation(bank, operation_id)
-    except OperationNotFound:
-        raise IdempotencyConflict(operation_id) from None
-    if operation.type != OperationType.BATCH_RETAIN:
-        raise IdempotencyConflict(operation_id)
-    return operation
-
-
 class RetainView(CompatAPIView):
     @extend_schema(
         operation_id="compat_retain_memories",
@@ -191,23 +156,14 @@ class RetainView(CompatAPIView):
         body = compat.parse_retain(request.data)
         if body.run_async:
             compat.check_unique_documents(body.contents)
-        if not may_create_bank(request, bank_id):
-            raise BankNotFound(bank_id)
-        bank = services.get_or_create_bank(bank_id)
         try:
-            result = submit(bank, OperationType.BATCH_RETAIN, {"contents": body.contents},
-                            body.operation_id, dispatch=body.run_async)
-        except ValidationError as exc:
+            retained = retain(request, bank_id, body.contents, run_async=body.run_async,
+                              operation_id=body.operation_id, replay_any_body=True)
+        except InvalidInput as exc:
             raise compat.native_errors_as_items(exc) from None
-        except IdempotencyConflict:
-            result = Submission(replayed_retain(bank, body.operation_id), created=False)
-        operation = result.operation
-        if body.run_async:
-            return Response(compat.retain_response(bank, operation.total, True, operation.pk))
-        if result.created:
-            run_operation(operation.pk)
-        operation = wait_until_terminal(operation)
-        if not is_terminal(operation.status):
+        operation = retained.operation
+        bank = operation.bank
+        if body.run_async or not retained.finished:
             # Still running after the wait: answer like an async retain so it can be polled.
             return Response(compat.retain_response(bank, operation.total, True, operation.pk))
         return Response(compat.retain_response(
@@ -264,35 +220,19 @@ class MemoryListView(CompatAPIView):
     @extend_schema(
         operation_id="compat_list_memories",
         tags=MEMORY_TAGS,
-        parameters=[
-            _query("q", str, "substring of the text or context"),
-            _query("document_id", str, "only this document's memories"),
-            _query("tags", str, "repeat for several", many=True),
-            _query("tags_match", str, "any (default), all, any_strict, all_strict, exact"),
-            _query("entity_id", str, "only memories linked to this entity"),
-            _query("type", str, "fact type; every memory here is 'world'"),
-            _query("state", str, "valid (every memory here) or invalidated"),
-            _query("limit", int, f"default 100, capped at {MAX_PAGE}"),
-            _query("offset", int, ">= 0"),
-        ],
+        parameters=[MemoryListQuery],
         responses={200: CompatMemoryListSerializer, **ERRORS},
     )
     def get(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
-        limit = min(query_int(request, "limit", 100, minimum=0), MAX_PAGE)
-        offset = query_int(request, "offset", 0, minimum=0)
-        tags_match = query_str(request, "tags_match") or "any"
-        if tags_match not in TAGS_MATCH:
-            raise query_error("tags_match", f"Input should be one of {', '.join(TAGS_MATCH)}")
+        query = validated_query(MemoryListQuery, request)
+        limit, offset = query["limit"], query["offset"]
         memories = memories_matching(
-            bank,
-            text=query_str(request, "q"),
-            document_id=query_str(request, "document_id"),
-            tags=query_list(request, "tags"),
-            tags_match=TAGS_MATCH[tags_match],
-            entity_id=query_str(request, "entity_id"),
+            bank, text=query.get("q"), document_id=query.get("document_id"),
+            tags=query.get("tags"), tags_match=query["tags_match"],
+            entity_id=query.get("entity_id"),
         )
-        fact_type, state = query_str(request, "type"), query_str(request, "state")
+        fact_type, state = query.get("type"), query.get("state")
         if (fact_type and fact_type != compat.FACT_TYPE) or (state and state != "valid"):
             memories = memories.none()
         page = list(memories[offset : offset + limit])

@@ -13,13 +13,12 @@ from typing import Any
 
 from django.conf import settings
 
-from banks.graph import LinkCache, link_memories
-from banks.models import Memory, MemoryLink
+from operations.models import Operation
+from operations.registry import ChunkOutcome, Job, register
+from operations.states import OperationType
 
-from ..models import Operation
-from ..states import OperationType
-from . import register
-from .base import ChunkOutcome, Job
+from ..graph import LinkCache, link_memories
+from ..models import Memory, MemoryLink
 
 SUB_BATCH = 50  # memories per set of queries; the deadline is checked between them
 

@@ -1,8 +1,8 @@
-"""Operation endpoints of the Hindsight-compatible surface (API.md §2.2).
+"""Operation endpoints of the Hindsight-compatible surface (docs/api.md 2.2).
 
 A translation layer: each view looks the bank up through ``banks.access``, calls the same
 ``operations.services`` function as the native API and reshapes the result with
-``operations.compat``. Errors are raised, never built here (``api_errors`` renders them).
+``compat.operations``. Errors are raised, never built here (``compat.errors`` renders them).
 """
 
 from __future__ import annotations
@@ -10,33 +10,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banks.access import visible_bank
 from banks.models import Bank
-from hindsight_project.compat_http import CompatAPIView, query_bool, query_int, query_str
+from operations import services
+from operations.exceptions import OperationNotFound
+from operations.models import OperationPayload
 
-from . import compat, services
-from .compat_serializers import (
+from . import operations as compat
+from .http import CompatAPIView
+from .operation_serializers import (
     CompatErrorSerializer,
     CompatOperationActionSerializer,
     CompatOperationsListSerializer,
     CompatOperationStatusSerializer,
     CompatValidationErrorSerializer,
 )
-from .exceptions import OperationNotFound
-from .models import OperationPayload
+from .queries import OperationListQuery, OperationStatusQuery, validated_query
 
 TAGS = ["Hindsight-compatible: operations"]
 LIST_DEFAULT_LIMIT = 20
 LIST_MAX_LIMIT = 100
-
-
-def _query(name: str, kind: object, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description)
-
 
 
 def act_on_operation(
@@ -54,26 +51,19 @@ class OperationListView(CompatAPIView):
     @extend_schema(
         operation_id="compat_list_operations",
         tags=TAGS,
-        parameters=[
-            _query("status", str, "pending, processing, completed, failed or cancelled"),
-            _query("type", str, "batch_retain (alias retain), consolidation, graph_maintenance"),
-            _query("limit", int, "1-100, default 20"),
-            _query("offset", int, ">= 0"),
-            _query("exclude_parents", bool, "accepted; there are no parent operations here"),
-        ],
+        parameters=[OperationListQuery],
         responses={200: CompatOperationsListSerializer, 404: CompatErrorSerializer,
                    422: CompatValidationErrorSerializer},
     )
     def get(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
-        limit = query_int(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
-        offset = query_int(request, "offset", 0, minimum=0)
-        query_bool(request, "exclude_parents")  # validated only: no operation has children
+        query = validated_query(OperationListQuery, request)  # exclude_parents: no children here
+        limit, offset = query["limit"], query["offset"]
         operations = services.operations_for(bank)
-        if status := query_str(request, "status"):
-            operations = operations.filter(status__in=compat.statuses_filter(status))
-        if op_type := query_str(request, "type"):
-            operations = operations.filter(type__in=compat.types_filter(op_type))
+        if "status" in query:
+            operations = operations.filter(status__in=query["status"])
+        if "type" in query:
+            operations = operations.filter(type__in=query["type"])
         operations = operations.order_by("-created_at", "-id")
         rows = operations[offset : offset + limit]
         return Response({
@@ -89,14 +79,14 @@ class OperationDetailView(CompatAPIView):
     @extend_schema(
         operation_id="compat_get_operation_status",
         tags=TAGS,
-        parameters=[_query("include_payload", bool, "include the submitted payload")],
+        parameters=[OperationStatusQuery],
         responses={200: CompatOperationStatusSerializer, 400: CompatErrorSerializer,
                    404: CompatErrorSerializer},
     )
     def get(self, request: Request, bank_id: str, operation_id: str) -> Response:
         bank = visible_bank(request, bank_id)
         op_id = compat.parse_operation_id(operation_id)
-        include_payload = query_bool(request, "include_payload")
+        include_payload = validated_query(OperationStatusQuery, request)["include_payload"]
         try:
             operation = services.get_operation(bank, op_id)
         except OperationNotFound:

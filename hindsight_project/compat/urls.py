@@ -1,4 +1,4 @@
-"""Routes of the Hindsight-compatible surface, mounted at ``/v1/default/`` (API.md §2).
+"""Routes of the Hindsight-compatible surface, mounted at ``/v1/default/`` (docs/api.md 2).
 
 No trailing slashes. A ``bank_id`` may contain ``/`` (the client sends it as ``%2F``, which
 arrives decoded), so it uses the ``bank_id`` converter, which takes any characters; the more
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from banks import compat_views as banks
-from operations import compat_views as operations
+from . import bank_views as banks
+from . import operation_views as operations
 
 
 class BankIdConverter:

@@ -1,6 +1,6 @@
-"""Schema components of the Hindsight-compatible operation endpoints (API.md §2.2).
+"""Schema components of the Hindsight-compatible operation endpoints (docs/api.md 2.2).
 
-They document what ``operations.compat`` builds (names follow the upstream models the official
+They document what ``compat.operations`` builds (names follow the upstream models the official
 client parses, prefixed ``Compat`` so they never collide with native components). Translation
 only: nothing here validates input or changes state.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .compat import STATUS_TO_COMPAT
+from .vocabulary import STATUS_TO_COMPAT
 
 # Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: two status vocabularies share the field
 # name "status" with the native operation object, and the schema must keep them apart.

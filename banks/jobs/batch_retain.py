@@ -6,14 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from banks.items import ItemError, NewMemory, build_memory, validate_contents
-from banks.models import Memory
-from banks.services import MemoryRows, insert_memories, memory_rows
+from operations.models import Operation, OperationItemFailure
+from operations.registry import ChunkOutcome, Job, register
+from operations.states import OperationType
 
-from ..models import Operation, OperationItemFailure
-from ..states import OperationType
-from . import register
-from .base import ChunkOutcome, Job
+from ..items import ItemError, NewMemory, build_memory, validate_contents
+from ..models import Memory
+from ..services import MemoryRows, insert_memories, memory_rows
 
 
 @dataclass

@@ -1,12 +1,19 @@
-"""What a job module implements. The runner (``operations.runner``) owns everything else:
-claiming, chunk transactions, progress, heartbeat, cancellation and the error policy."""
+"""The job registry: operation type -> the ``Job`` that knows how to do that work.
+
+The engine knows no job type by name. Each app keeps its job types in a ``jobs`` package
+(``banks/jobs/``: one module per type, each calling ``register``); ``OperationsConfig.ready``
+imports every installed app's ``jobs`` module (like the admin's autodiscovery), and
+``HINDSIGHT_JOB_MODULES`` adds or replaces types by module name. A ``Job`` implements the hooks
+below; the runner (``operations.runner``) owns everything else: claiming, chunk transactions,
+progress, heartbeat, cancellation and the error policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..models import Operation
+from .exceptions import UnsupportedOperationType
+from .models import Operation
 
 
 @dataclass(frozen=True)
@@ -22,7 +29,8 @@ class Job:
     stage: ClassVar[str] = "processing"
 
     def validate_payload(self, bank: Any, payload: dict) -> dict:
-        """Check and normalise a submitted payload; raise DRF ``ValidationError`` on bad input."""
+        """Check and normalise a submitted payload; raise ``InvalidInput`` (field errors) or
+        ``LimitExceeded`` on bad input."""
         return payload
 
     def count_units(self, bank: Any, payload: dict) -> int:
@@ -59,3 +67,26 @@ class Job:
     def result(self, operation: Operation) -> dict:
         """Full result for the detail view; only asked for terminal rows."""
         return self.summary(operation)
+
+
+_REGISTRY: dict[str, Job] = {}
+
+
+def register(job: Job) -> Job:
+    """Make ``job`` the implementation of ``job.type`` (replacing any earlier one)."""
+    _REGISTRY[job.type] = job
+    return job
+
+
+def get_job(operation_type: str) -> Job:
+    try:
+        return _REGISTRY[operation_type]
+    except KeyError:
+        raise UnsupportedOperationType(
+            f"unsupported operation type {operation_type!r}; supported: "
+            f"{', '.join(supported_types())}"
+        ) from None
+
+
+def supported_types() -> list[str]:
+    return sorted(_REGISTRY)

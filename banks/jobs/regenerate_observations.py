@@ -11,16 +11,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
+from operations.exceptions import InvalidInput
+from operations.models import Operation
+from operations.registry import ChunkOutcome, Job, register
+from operations.states import OperationType
 
-from banks.entities import normalise
-from banks.models import Entity
-from banks.observations import regenerate
-
-from ..models import Operation
-from ..states import OperationType
-from . import register
-from .base import ChunkOutcome, Job
+from ..entities import normalise
+from ..models import Entity
+from ..observations import regenerate
 
 SUB_BATCH = 100  # entities per set of queries; the deadline is checked between them
 MAX_NAMED = 10_000
@@ -35,15 +33,15 @@ class RegenerateObservationsJob(Job):
         if names is None:
             return {}
         if len(names) > MAX_NAMED:
-            raise ValidationError({"entities": [f"At most {MAX_NAMED} names."]})
+            raise InvalidInput({"entities": [f"At most {MAX_NAMED} names."]})
         keys = sorted({normalise(name) for name in names} - {""})
         if not keys:
-            raise ValidationError({"entities": ["Give at least one entity name."]})
+            raise InvalidInput({"entities": ["Give at least one entity name."]})
         known = set(Entity.objects.filter(bank=bank, name__in=keys)
                     .values_list("name", flat=True))
         unknown = [key for key in keys if key not in known]
         if unknown:
-            raise ValidationError({"entities": [f"Unknown entity: {key}" for key in unknown[:20]]})
+            raise InvalidInput({"entities": [f"Unknown entity: {key}" for key in unknown[:20]]})
         return {"entities": keys}
 
     def count_units(self, bank: Any, payload: dict) -> int:

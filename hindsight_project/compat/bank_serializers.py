@@ -1,9 +1,9 @@
 """Request and response components of the Hindsight-compatible bank, memory and recall
-endpoints (API.md §2.3, §2.4), named after the upstream models with a ``Compat`` prefix.
+endpoints (docs/api.md 2.3, 2.4), named after the upstream models with a ``Compat`` prefix.
 
 The small request bodies (bank upsert, recall) are validated by these serializers; every
 optional field accepts an explicit ``null`` because the official client sends one for each
-field it was not given. The retain body is checked by ``banks.compat.parse_retain`` (plain
+field it was not given. The retain body is checked by ``compat.banks.parse_retain`` (plain
 Python, cheap for 10,000 items); ``CompatRetainRequestSerializer`` only documents it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .compat import UPDATE_MODES
+from .banks import UPDATE_MODES
 
 
 def _opt(field: type[serializers.Field], **kwargs: Any) -> serializers.Field:

@@ -1,5 +1,5 @@
 """Translation of banks, memories, retain and recall to and from the Hindsight-compatible
-shapes (API.md §2.3, §2.4).
+shapes (docs/api.md 2.3, 2.4).
 
 Request side: the upstream retain body (``items``, ``async``, ``document_tags``, content blocks,
 explicit nulls) becomes the native ``contents`` payload that ``operations.submission.submit``
@@ -16,12 +16,12 @@ from typing import Any
 
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from operations.compat import compat_status, iso
-from operations.exceptions import InvalidInput
+from banks.models import Bank, Memory
+from banks.recall import CHARS_PER_TOKEN, RecallHit
+from operations.exceptions import InvalidInput, InvalidRequest
 from operations.states import ACTIVE, OperationStatus
 
-from .models import Bank, Memory
-from .recall import CHARS_PER_TOKEN, RecallHit
+from .vocabulary import compat_status, iso
 
 # We keep no disposition; upstream's neutral midpoint is what every bank reports.
 DEFAULT_DISPOSITION = {"skepticism": 3, "literalism": 3, "empathy": 3}
@@ -153,15 +153,15 @@ def check_unique_documents(contents: list[dict]) -> None:
     for item in contents:
         document_id = item.get("document_id")
         if document_id is not None and document_id in seen:
-            raise InvalidInput(f"Duplicate document_id '{document_id}' in one async retain "
+            raise InvalidRequest(f"Duplicate document_id '{document_id}' in one async retain "
                                "request; send one item per document or split the request")
         if document_id is not None:
             seen.add(document_id)
 
 
-def native_errors_as_items(exc: ValidationError) -> ValidationError:
-    """The native validator names the list ``contents``; this surface calls it ``items``."""
-    detail = exc.detail
+def native_errors_as_items(exc: InvalidInput) -> ValidationError:
+    """The domain's validator names the list ``contents``; this surface calls it ``items``."""
+    detail = exc.errors
     if isinstance(detail, dict) and "contents" in detail:
         return ValidationError({"body": {"items": detail["contents"]}})
     return ValidationError({"body": detail})

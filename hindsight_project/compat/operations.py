@@ -1,4 +1,4 @@
-"""Translation of operations to and from the Hindsight-compatible shapes (API.md §2.2).
+"""Translation of operations to and from the Hindsight-compatible shapes (docs/api.md).
 
 Only names and shapes change here; every value comes from the same ``Operation`` row the native
 API serializes. Vocabulary: status ``running`` is ``processing`` on this surface, types are
@@ -9,60 +9,18 @@ API serializes. Vocabulary: status ``running`` is ``processing`` on this surface
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from hindsight_project.compat_http import query_error
+from operations.models import Operation, OperationItemFailure
+from operations.registry import get_job
+from operations.services import parse_operation_id as parse_any_operation_id
+from operations.states import is_terminal
 
-from .exceptions import InvalidOperationId
-from .jobs import get_job
-from .models import Operation, OperationItemFailure
-from .states import OperationStatus, OperationType, is_terminal
-
-STATUS_TO_COMPAT: dict[str, str] = {
-    OperationStatus.PENDING: "pending",
-    OperationStatus.RUNNING: "processing",
-    OperationStatus.COMPLETED: "completed",
-    OperationStatus.FAILED: "failed",
-    OperationStatus.CANCELLED: "cancelled",
-}
-STATUS_FROM_COMPAT: dict[str, str] = {name: status for status, name in STATUS_TO_COMPAT.items()}
-
-TYPE_TO_COMPAT: dict[str, str] = {
-    OperationType.BATCH_RETAIN: "batch_retain",
-    OperationType.REGENERATE_OBSERVATIONS: "consolidation",
-    OperationType.GRAPH_UPDATE: "graph_maintenance",
-}
-TYPE_FROM_COMPAT: dict[str, str] = {
-    **{name: op_type for op_type, name in TYPE_TO_COMPAT.items()},
-    "retain": OperationType.BATCH_RETAIN,
-}
-# Upstream type names we have no operations of: filtering by them is valid and matches nothing
-# (a client built for the full server must not get an error for asking).
-UPSTREAM_ONLY_TYPES = frozenset({"refresh_mental_model", "file_convert_retain", "webhook_delivery"})
-
-CANCELLABLE_HINT = "only 'pending' and 'processing' operations can be cancelled"
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 in UTC with an explicit ``+00:00`` offset (the client accepts it as a string)."""
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def compat_status(status: str) -> str:
-    return STATUS_TO_COMPAT.get(status, status)
-
-
-def compat_type(operation_type: str) -> str:
-    return TYPE_TO_COMPAT.get(operation_type, operation_type)
-
-
-def transition_message(operation_id: str, action: str, status: str) -> str:
-    """The 409 text of an ``InvalidTransition``, in this surface's status vocabulary."""
-    message = f"Operation {operation_id} cannot be {action}: status is '{compat_status(status)}'"
-    if action == "cancelled":
-        message += f", {CANCELLABLE_HINT}"
-    return message
+from .vocabulary import (
+    compat_status,
+    compat_type,
+    iso,
+)
 
 
 def progress(operation: Operation) -> dict[str, Any]:
@@ -158,34 +116,7 @@ def action_response(operation_id: object, message: str) -> dict[str, Any]:
 
 
 def parse_operation_id(raw: str) -> uuid.UUID:
-    """A path id that is not a UUID is a 400 here (the native API answers 404)."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise InvalidOperationId(raw) from None
+    """A path id that is not a UUID raises ``InvalidOperationId``, which this surface's error
+    handler answers with 400 (the native API answers 404)."""
+    return parse_any_operation_id(raw)
 
-
-def _split(raw: str) -> list[str]:
-    return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def statuses_filter(raw: str) -> list[str]:
-    """``?status=`` in this surface's names -> model statuses; unknown names are a 422."""
-    names = _split(raw)
-    unknown = [name for name in names if name not in STATUS_FROM_COMPAT]
-    if unknown:
-        raise query_error("status", f"Unknown status {', '.join(unknown)}; expected one of "
-                                    f"{', '.join(STATUS_FROM_COMPAT)}")
-    return [STATUS_FROM_COMPAT[name] for name in names]
-
-
-def types_filter(raw: str) -> list[str]:
-    """``?type=`` in this surface's names -> model types. Upstream-only type names match
-    nothing; names neither we nor upstream know are a 422."""
-    names = _split(raw)
-    unknown = [n for n in names if n not in TYPE_FROM_COMPAT and n not in UPSTREAM_ONLY_TYPES]
-    if unknown:
-        expected = sorted({*TYPE_FROM_COMPAT, *UPSTREAM_ONLY_TYPES})
-        raise query_error("type", f"Unknown operation type {', '.join(unknown)}; expected one of "
-                                  f"{', '.join(expected)}")
-    return [TYPE_FROM_COMPAT[name] for name in names if name in TYPE_FROM_COMPAT]
