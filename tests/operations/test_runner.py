@@ -218,7 +218,8 @@ def test_cancel_versus_finish_race_ends_in_one_consistent_state(bank, settings):
             outcomes.add("completed")
         else:
             assert final.status == S.CANCELLED
-            assert memories_of(op) == final.progress < 60
+            # <= 60: a cancel can land after the last chunk and before the completion.
+            assert memories_of(op) == final.progress <= 60
             outcomes.add("cancelled running" if final.started_at else "cancelled pending")
             if not final.started_at:
                 assert final.progress == 0
