@@ -39,8 +39,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, script: list[Any] | None = None) -> None:
+    def __init__(self, script: list[Any] | None = None, delay: float = 0.0) -> None:
         self.script = list(script or [200])
+        self.delay = delay  # every answer waits this long (widens race windows)
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # lets hanging answers go at the end
@@ -61,6 +62,8 @@ class Receiver:
                 if answer == "hang":
                     receiver.release.wait(120)
                     return
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 status, headers = answer if isinstance(answer, tuple) else (answer, {})
                 record.answered = status
                 self.send_response(status)
