@@ -103,7 +103,8 @@ def _check_secret(secret: object) -> str:
     return secret
 
 
-def _clean(changes: dict[str, Any]) -> dict[str, Any]:
+def clean_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    """The given fields, validated and normalised (``InvalidInput`` naming each bad one)."""
     cleaned: dict[str, Any] = {}
     if "url" in changes:
         cleaned["url"] = _check_url(changes["url"])
@@ -146,7 +147,7 @@ def get_webhook(bank: Any, webhook_id: object) -> Webhook:
 def create_webhook(bank: Any, url: object, **fields: Any) -> Webhook:
     """A new subscription; a secret is generated when none is given (shown in full only in
     the answer to this call)."""
-    cleaned = _clean({"url": url, **{k: v for k, v in fields.items() if k in FIELDS}})
+    cleaned = clean_fields({"url": url, **{k: v for k, v in fields.items() if k in FIELDS}})
     cleaned.setdefault("secret", webhooks.new_secret())
     limit = settings.HINDSIGHT_MAX_WEBHOOKS_PER_BANK
     with transaction.atomic():
@@ -158,7 +159,7 @@ def create_webhook(bank: Any, url: object, **fields: Any) -> Webhook:
 
 def update_webhook(hook: Webhook, **changes: Any) -> Webhook:
     """Change any field; a new ``secret`` rotates it."""
-    cleaned = _clean({k: v for k, v in changes.items() if k in FIELDS})
+    cleaned = clean_fields({k: v for k, v in changes.items() if k in FIELDS})
     for name, value in cleaned.items():
         setattr(hook, name, value)
     hook.save()
