@@ -179,3 +179,16 @@ def signature_headers(secret: str, body: bytes, at: int | None = None) -> dict[s
         "X-Hub-Signature-256": plain,
         "X-Hindsight-Signature-V2": f"t={at},v1={stamped}",
     }
+
+
+def prune_finished(cutoff: datetime, batch: int = 1000) -> int:
+    """Delete delivered and failed deliveries (with their attempts) created before ``cutoff``,
+    in short batches; pending ones are never pruned. Returns how many were deleted."""
+    deleted = 0
+    finished = WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(status="pending")
+    while True:
+        ids = list(finished.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        WebhookDelivery.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)

@@ -3,11 +3,14 @@ subscriptions of the operation's bank, in the transition's own transaction."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from operations import transitions, webhook_services
+from operations import maintenance, transitions, webhook_services
 from operations.models import WebhookDelivery
 from operations.states import OperationType
 from operations.submission import submit
@@ -130,3 +133,12 @@ def test_lost_complete_race_writes_no_event(bank, hooks):
     transitions.cancel(op.pk)
     assert not transitions.complete(op.pk, "w1")
     assert events(op) == expect(hooks, ("operation.cancelled", "all"))
+
+
+def test_pruning_removes_finished_deliveries_older_than_the_cutoff_keeps_pending(bank, hooks):
+    for _ in range(2):
+        transitions.cancel(submit_retain(bank, 1).pk)
+    done = WebhookDelivery.objects.order_by("created_at").first()
+    WebhookDelivery.objects.filter(pk=done.pk).update(status="delivered")
+    maintenance.prune_terminal(timedelta(days=1), now=timezone.now() + timedelta(days=2))
+    assert list(WebhookDelivery.objects.values_list("status", flat=True)) == ["pending"]
