@@ -22,6 +22,7 @@ class Received:
     body: bytes
     answered: int | None = None
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)  # to compare with a server's timestamps
 
     @property
     def json(self) -> dict[str, Any]:
