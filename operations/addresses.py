@@ -89,7 +89,7 @@ def resolve(host: str, port: int) -> list[str]:
         return [str(literal)]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:  # no such host, bad name, NUL byte
         raise UnsafeAddress(f"cannot resolve {host}: {exc}") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
