@@ -76,14 +76,15 @@ def timeout_of(http_config: dict | None) -> float:
 
 def claim_due(limit: int) -> list[tuple[WebhookDelivery, str]]:
     """Claim up to ``limit`` due pending deliveries for this caller: ``[(row, token)]``."""
-    now = timezone.now()
     claimed: list[tuple[object, str]] = []
-    due_now = WebhookDelivery.objects.filter(status=D.PENDING, next_attempt_at__lte=now)
+    due_now = WebhookDelivery.objects.filter(status=D.PENDING,
+                                             next_attempt_at__lte=timezone.now())
     # A plain read first: on SQLite every transaction takes the one write lock, and most polls
     # find nothing due.
     if not due_now.exists():
         return []
     with transaction.atomic():
+        now = timezone.now()  # after waiting for the lock: the lease starts now
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=D.PENDING, next_attempt_at__lte=now)
