@@ -45,6 +45,19 @@ RESERVED_HEADERS = frozenset({
     "x-hub-signature-256",
 })
 RESERVED_PREFIX = "x-hindsight-"
+_ssl_context = None
+_ssl_lock = threading.Lock()
+
+
+def ssl_context() -> object:
+    """One verifying TLS context for every attempt: loading the CA bundle per attempt costs
+    more CPU than the attempt itself. (Connections are not pooled: each attempt connects to
+    the address it has just checked.)"""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context()
+        return _ssl_context
 
 
 @dataclass
@@ -155,7 +168,8 @@ def send(delivery: WebhookDelivery) -> AttemptResult:
         target = addresses.check(hook.url, settings.HINDSIGHT_WEBHOOK_ALLOW_PRIVATE)
         headers["Host"] = target.host_header
         extensions = {"sni_hostname": target.host} if target.url.startswith("https") else {}
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                          verify=ssl_context()) as client:
             request = client.build_request(method, target.pinned_url, content=sent_body,
                                            headers=headers, params=params or None,
                                            extensions=extensions)
