@@ -340,6 +340,6 @@ except ValueError:
 HINDSIGHT_WEBHOOK_ALLOW_PRIVATE = env_bool("HINDSIGHT_WEBHOOK_ALLOW_PRIVATE", False)
 HINDSIGHT_MAX_WEBHOOKS_PER_BANK = env_int("HINDSIGHT_MAX_WEBHOOKS_PER_BANK", 20, minimum=1)
 # How often a delivery loop looks for due deliveries when nothing in its process woke it.
-HINDSIGHT_WEBHOOK_POLL_INTERVAL = env_float("HINDSIGHT_WEBHOOK_POLL_INTERVAL", 0.5, minimum=0.05)
+HINDSIGHT_WEBHOOK_POLL_INTERVAL = env_float("HINDSIGHT_WEBHOOK_POLL_INTERVAL", 0.25, minimum=0.05)
 # Concurrent sends per process: one hanging receiver never holds up the others.
 HINDSIGHT_WEBHOOK_CONCURRENCY = env_int("HINDSIGHT_WEBHOOK_CONCURRENCY", 4, minimum=1)
