@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -21,10 +21,13 @@ from operations import webhooks
 from operations.exceptions import InvalidInput
 from operations.models import Webhook, WebhookDelivery
 
+from .bank_serializers import CompatDeleteSerializer
 from .http import CompatAPIView, validated_body
+from .operation_serializers import CompatErrorSerializer, CompatValidationErrorSerializer
 from .queries import QueryInteger, validated_query
 
 TAGS = ["Hindsight-compatible: webhooks"]
+ERRORS = {404: CompatErrorSerializer, 422: CompatValidationErrorSerializer}
 DEFAULT_TIMEOUT = 30  # upstream's WebhookHttpConfig default
 
 
@@ -44,6 +47,47 @@ class CompatWebhookWriteSerializer(serializers.Serializer):
                                         allow_null=True, max_length=50)
     enabled = serializers.BooleanField(required=False, allow_null=True)
     http_config = CompatHttpConfigSerializer(required=False, allow_null=True)
+
+
+class CompatWebhookSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    bank_id = serializers.CharField(allow_null=True)
+    url = serializers.CharField()
+    secret = serializers.CharField(allow_null=True, help_text="masked")
+    event_types = serializers.ListField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    http_config = CompatHttpConfigSerializer(allow_null=True)
+    created_at = serializers.CharField(allow_null=True)
+    updated_at = serializers.CharField(allow_null=True)
+
+
+class CompatWebhookListSerializer(serializers.Serializer):
+    items = CompatWebhookSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class CompatDeliverySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    event_id = serializers.CharField(allow_null=True)
+    webhook_id = serializers.CharField(allow_null=True)
+    url = serializers.CharField()
+    event_type = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    next_retry_at = serializers.CharField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+    last_response_status = serializers.IntegerField(allow_null=True)
+    last_response_body = serializers.CharField(allow_null=True)
+    last_attempt_at = serializers.CharField(allow_null=True)
+    created_at = serializers.CharField(allow_null=True)
+    updated_at = serializers.CharField(allow_null=True)
+
+
+class CompatDeliveryListSerializer(serializers.Serializer):
+    items = CompatDeliverySerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
 
 
 class WebhookListQuery(serializers.Serializer):
@@ -118,10 +162,7 @@ def _translated(call: Callable[[], Any]) -> Any:
 
 class CompatWebhookListView(CompatAPIView):
     @extend_schema(operation_id="compat_list_webhooks", tags=TAGS, parameters=[WebhookListQuery],
-                   responses=inline_serializer("CompatWebhookList", {
-                       "items": serializers.ListField(child=serializers.DictField()),
-                       "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
-                       "offset": serializers.IntegerField()}))
+                   responses={200: CompatWebhookListSerializer, **ERRORS})
     def get(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
         query = validated_query(WebhookListQuery, request)
@@ -134,7 +175,7 @@ class CompatWebhookListView(CompatAPIView):
 
     @extend_schema(operation_id="compat_create_webhook", tags=TAGS,
                    request=CompatWebhookWriteSerializer,
-                   responses={201: serializers.DictField()})
+                   responses={201: CompatWebhookSerializer, **ERRORS})
     def post(self, request: Request, bank_id: str) -> Response:
         bank = visible_bank(request, bank_id)
         fields = _fields(request)
@@ -144,7 +185,8 @@ class CompatWebhookListView(CompatAPIView):
 
 class CompatWebhookDetailView(CompatAPIView):
     @extend_schema(operation_id="compat_update_webhook", tags=TAGS,
-                   request=CompatWebhookWriteSerializer, responses=serializers.DictField())
+                   request=CompatWebhookWriteSerializer,
+                   responses={200: CompatWebhookSerializer, **ERRORS})
     def patch(self, request: Request, bank_id: str, webhook_id: str) -> Response:
         hook = services.get_webhook(visible_bank(request, bank_id), webhook_id)
         fields = _fields(request)
@@ -152,7 +194,7 @@ class CompatWebhookDetailView(CompatAPIView):
             lambda: services.update_webhook(hook, **fields))))
 
     @extend_schema(operation_id="compat_delete_webhook", tags=TAGS, request=None,
-                   responses=serializers.DictField())
+                   responses={200: CompatDeleteSerializer, **ERRORS})
     def delete(self, request: Request, bank_id: str, webhook_id: str) -> Response:
         hook = services.get_webhook(visible_bank(request, bank_id), webhook_id)
         services.delete_webhook(hook)
@@ -162,7 +204,8 @@ class CompatWebhookDetailView(CompatAPIView):
 
 class CompatWebhookDeliveriesView(CompatAPIView):
     @extend_schema(operation_id="compat_list_webhook_deliveries", tags=TAGS,
-                   parameters=[DeliveryListQuery], responses=serializers.DictField())
+                   parameters=[DeliveryListQuery],
+                   responses={200: CompatDeliveryListSerializer, **ERRORS})
     def get(self, request: Request, bank_id: str, webhook_id: str) -> Response:
         hook = services.get_webhook(visible_bank(request, bank_id), webhook_id)
         validated_query(DeliveryListQuery, request)
