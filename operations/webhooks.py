@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
@@ -38,6 +39,16 @@ PING = "ping"
 SECRET_PREFIX = "whsec_"
 # Set when this process commits new deliveries; its delivery loop waits on it between polls.
 WAKE = threading.Event()
+
+
+def _fresh_wake_in_child() -> None:
+    """A forked child (an RQ work-horse) gets its own event: the parent's delivery loop may
+    have held the old one's lock at the moment of the fork, and the child would block on it."""
+    global WAKE
+    WAKE = threading.Event()
+
+
+os.register_at_fork(after_in_child=_fresh_wake_in_child)
 
 
 def new_event_id() -> str:
