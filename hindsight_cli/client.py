@@ -27,6 +27,7 @@ from .errors import (
     OperationFailed,
     ServerUnreachable,
 )
+from .webhooks_client import WebhooksMixin
 
 DEFAULT_URL = "http://localhost:8888"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -61,7 +62,7 @@ def _item(content: str | dict[str, Any]) -> dict[str, Any]:
     return {"content": content} if isinstance(content, str) else dict(content)
 
 
-class HindsightClient:
+class HindsightClient(WebhooksMixin):
     """``HindsightClient(base_url=None, api_key=None)``; both default to the environment
     (``HINDSIGHT_API_URL``, ``HINDSIGHT_API_KEY``) and then to ``http://localhost:8888``."""
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from . import commands, interrupts
+from . import commands, interrupts, webhook_commands
 from .client import DEFAULT_URL, APIError, HindsightClient, InvalidServerURL, ServerUnreachable
 from .inputs import InputError
 from .render import Output
@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("bank")
     cmd.add_argument("query")
     cmd.add_argument("--limit", type=positive_int, default=10)
+
+    webhook_commands.add_parsers(sub, command, positive_int)  # webhooks (issue 14)
     return parser
 
 

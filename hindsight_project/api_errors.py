@@ -26,6 +26,7 @@ from operations.exceptions import (
     LimitExceeded,
     OperationNotFound,
     UnsupportedOperationType,
+    WebhookNotFound,
 )
 
 STATUS_BY_EXCEPTION: dict[type[HindsightError], int] = {
@@ -37,6 +38,7 @@ STATUS_BY_EXCEPTION: dict[type[HindsightError], int] = {
     UnsupportedOperationType: http.HTTP_400_BAD_REQUEST,
     AmbiguousOperationId: http.HTTP_400_BAD_REQUEST,
     ExecutorUnavailable: http.HTTP_503_SERVICE_UNAVAILABLE,
+    WebhookNotFound: http.HTTP_404_NOT_FOUND,
 }
 
 

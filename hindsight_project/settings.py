@@ -320,3 +320,26 @@ X_FRAME_OPTIONS = "DENY"
 # makes even settings import refuse.
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUCTION", False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (HINDSIGHT_PRODUCTION=1)")
+
+# --- Webhooks (issue 14; docs/webhooks.md) -------------------------------------------------
+# One attempt may take this long (connect + answer) before it counts as failed and is retried.
+HINDSIGHT_WEBHOOK_TIMEOUT = env_float("HINDSIGHT_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+# Seconds after each failed attempt before the next one (+-10 % jitter); one more attempt than
+# entries, then the delivery is failed. The default is the public server's: six attempts.
+try:
+    HINDSIGHT_WEBHOOK_RETRY_SCHEDULE = [
+        float(part) for part in env_list(
+            "HINDSIGHT_WEBHOOK_RETRY_SCHEDULE", ["5", "300", "1800", "7200", "18000"]
+        )
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "HINDSIGHT_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 5,300,1800"
+    ) from None
+# Deliver to loopback/private/link-local addresses too (development, tests, private networks).
+HINDSIGHT_WEBHOOK_ALLOW_PRIVATE = env_bool("HINDSIGHT_WEBHOOK_ALLOW_PRIVATE", False)
+HINDSIGHT_MAX_WEBHOOKS_PER_BANK = env_int("HINDSIGHT_MAX_WEBHOOKS_PER_BANK", 20, minimum=1)
+# How often a delivery loop looks for due deliveries when nothing in its process woke it.
+HINDSIGHT_WEBHOOK_POLL_INTERVAL = env_float("HINDSIGHT_WEBHOOK_POLL_INTERVAL", 0.25, minimum=0.05)
+# Concurrent sends per process: one hanging receiver never holds up the others.
+HINDSIGHT_WEBHOOK_CONCURRENCY = env_int("HINDSIGHT_WEBHOOK_CONCURRENCY", 4, minimum=1)

@@ -13,6 +13,7 @@ from . import health
 urlpatterns = [
     path("api/", include("banks.urls")),
     path("api/", include("operations.urls")),
+    path("api/", include("operations.webhook_urls")),  # webhooks (issue 14)
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health", health.health, name="health"),

@@ -285,3 +285,5 @@ class OperationAdmin(admin.ModelAdmin):
 
     def retry_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponseRedirect:
         return self._act(request, object_id, "retry")
+
+from . import admin_webhooks  # noqa: E402, F401  (webhooks, issue 14)

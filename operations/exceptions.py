@@ -107,3 +107,20 @@ class AmbiguousOperationId(HindsightError):
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         super().__init__(f"Operation id prefix {prefix} matches several operations; give more")
+
+
+class WebhookNotFound(HindsightError):
+    """Unknown webhook, or one of another bank (404 either way)."""
+
+    code = "webhook_not_found"
+
+    def __init__(self, webhook_id: object, what: str = "Webhook") -> None:
+        self.webhook_id = str(webhook_id)
+        super().__init__(f"{what} {webhook_id} not found")
+
+
+class DeliveryNotFound(WebhookNotFound):
+    code = "delivery_not_found"
+
+    def __init__(self, delivery_id: object) -> None:
+        super().__init__(delivery_id, "Delivery")

@@ -16,6 +16,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
+from .deliveries import DeliveryLoop
 from .runner import run_operation
 from .sweeper import Sweeper
 from .workers import worker_id
@@ -46,6 +47,7 @@ class EmbeddedExecutor:
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
         self._sweeper: Sweeper | None = None
+        self._deliveries: DeliveryLoop | None = None
 
     # -- dispatch ---------------------------------------------------------------------------
     def dispatch(self, operation_id: str) -> None:
@@ -78,12 +80,16 @@ class EmbeddedExecutor:
                 return
             self._sweeper = Sweeper(self.dispatch, name="hindsight-sweeper",
                                     owner_kind=OWNER_KIND, first_grace=0)
+            self._deliveries = DeliveryLoop()  # webhooks: its own thread, never the runner's
         self._sweeper.start()
+        self._deliveries.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop sweeping and let running operations finish their current run."""
         if self._sweeper is not None:
             self._sweeper.stop()
+        if self._deliveries is not None:
+            self._deliveries.stop()
         self._pool.shutdown(wait=wait)
 
     def idle(self) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from . import transitions
+from . import transitions, webhooks
 from .exceptions import (
     AmbiguousOperationId,
     InvalidOperationId,
@@ -193,6 +193,7 @@ def prune_terminal(
         if len(batch) < DELETE_BATCH:
             break
     outcome.counts = dict(counts)
+    webhooks.prune_finished(cutoff)  # the webhook delivery log ages out with its operations
     return outcome
 
 

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from .executor import get_executor
 from .models import Operation
 from .states import OperationStatus, OperationType
+from .webhook_metrics import WebhookCollector
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class OperationsCollector(Collector):
 
 REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(OperationsCollector())
+REGISTRY.register(WebhookCollector())  # webhooks (issue 14)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -93,3 +93,12 @@ class OperationItemFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id}[{self.index}]: {self.error}"
+
+
+# Webhook subscriptions and their outbox (issue 14), in their own module.
+from .webhook_models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery  # noqa: E402
+
+__all__ = [
+    "DeliveryStatus", "Operation", "OperationItemFailure", "OperationPayload", "Webhook",
+    "WebhookAttempt", "WebhookDelivery",
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from rq.worker import Worker
 
+from .deliveries import DeliveryLoop
 from .rq_executor import OWNER_KIND, RQExecutor
 
 
@@ -22,7 +23,10 @@ class HindsightWorker(Worker):
         # Started in the parent worker only; a forked work-horse has no copy of this thread.
         sweeper = RQExecutor().sweeper(f"hindsight-sweeper-{self.name}", owner_kind=OWNER_KIND)
         sweeper.start()
+        deliveries = DeliveryLoop(f"hindsight-webhooks-{self.name}")  # webhooks (issue 14)
+        deliveries.start()
         try:
             return super().work(*args, **kwargs)
         finally:
             sweeper.stop()
+            deliveries.stop()

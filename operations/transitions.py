@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import webhooks
 from .exceptions import InvalidTransition, OperationNotFound
 from .models import Operation
 from .states import ACTIVE, ALLOWED_FROM, RETRYABLE, TERMINAL, OperationStatus
@@ -36,7 +37,10 @@ def _cas(operation_id: object, to: str, from_states: Iterable[str], **changes: o
     # In a transaction so that on SQLite it queues fairly behind running chunks (see
     # hindsight_project.sqlite_backend); a no-op wrapper on PostgreSQL.
     with transaction.atomic():
-        return query.update(status=to, updated_at=timezone.now(), **changes)
+        changed = query.update(status=to, updated_at=timezone.now(), **changes)
+        if changed and to in TERMINAL:
+            webhooks.record_terminal([operation_id])  # the outbox commits with the state
+        return changed
 
 
 def _current_status(operation_id: object, bank_pk: int | None = None) -> str:
@@ -191,6 +195,7 @@ def cancel_many(
             Operation.objects.filter(pk__in=batch, status__in=ACTIVE).update(
                 status=S.CANCELLED, completed_at=timezone.now(), updated_at=timezone.now()
             )
+            webhooks.record_terminal(batch)  # the outbox commits with the state
         outcome.cancelled = [str(pk) for pk in active_ids]
         if operation_ids is not None:
             terminal = set(

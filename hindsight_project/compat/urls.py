@@ -12,6 +12,7 @@ from django.urls import path, register_converter
 
 from . import bank_views as banks
 from . import operation_views as operations
+from . import webhook_views as webhooks
 
 
 class BankIdConverter:
@@ -31,8 +32,16 @@ register_converter(BankIdConverter, "bank_id")
 
 OPERATION = "banks/<bank_id:bank_id>/operations/<str:operation_id>"
 
+WEBHOOK = "banks/<bank_id:bank_id>/webhooks/<str:webhook_id>"
+
 urlpatterns = [
     path("banks", banks.BankListView.as_view(), name="compat-banks"),
+    # Webhooks (issue 14; docs/api.md 3.4).
+    path(f"{WEBHOOK}/deliveries", webhooks.CompatWebhookDeliveriesView.as_view(),
+         name="compat-webhook-deliveries"),
+    path(WEBHOOK, webhooks.CompatWebhookDetailView.as_view(), name="compat-webhook"),
+    path("banks/<bank_id:bank_id>/webhooks", webhooks.CompatWebhookListView.as_view(),
+         name="compat-webhooks"),
     path(f"{OPERATION}/retry", operations.OperationRetryView.as_view(),
          name="compat-operation-retry"),
     path(f"{OPERATION}/delete", operations.OperationDeleteView.as_view(),

@@ -18,8 +18,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
 from banks.models import Bank, Memory
-from operations import transitions
-from operations.models import Operation
+from operations import transitions, webhook_services
+from operations.models import Operation, Webhook, WebhookDelivery
 from tests.factories import make_bank, submit_retain
 from tests.security.conftest import client_with
 
@@ -72,7 +72,13 @@ def tenant_b(db):
     failed = submit_retain(bank, 3)
     transitions.claim(failed.pk, "w")
     transitions.fail(failed.pk, "w", f"{B_WORD} failure")
-    return {"bank": bank, "memory": memory, "ops": [pending, cancelled, failed]}
+    # Webhooks (issue 14): a subscription of B's with a logged delivery.
+    hook = webhook_services.create_webhook(bank, f"https://{B_WORD}.invalid/hook",
+                                           secret=f"whsec_{B_WORD}secret")
+    transitions.cancel(submit_retain(bank, 1).pk)
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    return {"bank": bank, "memory": memory, "ops": [pending, cancelled, failed],
+            "webhook": hook, "delivery": delivery}
 
 
 @pytest.fixture
@@ -87,7 +93,11 @@ def snapshot_b() -> tuple:
     ops = sorted(Operation.objects.filter(bank__bank_id=B_BANK)
                  .values_list("id", "status", "progress", "attempt"))
     memories = sorted(Memory.objects.filter(bank__bank_id=B_BANK).values_list("id", "content"))
-    return bank, ops, memories
+    hooks = sorted(Webhook.objects.filter(bank__bank_id=B_BANK)
+                   .values_list("id", "url", "secret", "enabled", "events"))
+    deliveries = sorted(WebhookDelivery.objects.filter(webhook__bank__bank_id=B_BANK)
+                        .values_list("id", "event_id"))
+    return bank, ops, memories, hooks, deliveries
 
 
 def secrets_of_b(tenant_b) -> list[str]:
@@ -95,7 +105,9 @@ def secrets_of_b(tenant_b) -> list[str]:
     echo of the caller's own input (a login page's ``next``, a not-found message) is no leak, so
     tokens present in the request are left out per request; B's stored texts never are."""
     ids = [str(op.pk) for op in tenant_b["ops"]] + [str(tenant_b["memory"].pk)]
-    texts = [f"{B_WORD} likes tea", f"{B_WORD} name", f"{B_WORD} mission", f"{B_WORD} failure"]
+    ids += [str(tenant_b["webhook"].pk), str(tenant_b["delivery"].pk)]
+    texts = [f"{B_WORD} likes tea", f"{B_WORD} name", f"{B_WORD} mission", f"{B_WORD} failure",
+             tenant_b["delivery"].event_id, f"{B_WORD}.invalid", f"whsec_{B_WORD}secret"]
     return [*texts, B_BANK, *ids, *(i.replace("-", "") for i in ids)]
 
 
@@ -105,6 +117,10 @@ def param_values(name: str, tenant_b) -> list[str]:
         return [B_BANK, "alpha"]
     if name == "operation_id":
         return b_ops
+    if name == "webhook_id":
+        return [str(tenant_b["webhook"].pk)]
+    if name == "delivery_id":
+        return [str(tenant_b["delivery"].pk)]
     # Ids added by other apps (entity, memory, document, queue index...): try B's ids of each
     # kind, and 0 for integer converters.
     return [str(tenant_b["memory"].pk), b_ops[0], "beta-doc", B_BANK, "0"]
