@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+import operations.executor as executor_module
 from banks.jobs.batch_retain import BatchRetainJob
 from banks.models import Memory
-import operations.executor as executor_module
 from operations import retention, scheduler, transitions
 from operations.exceptions import JobFailed, TransientError
 from operations.executor import EmbeddedExecutor
