@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-import operations.executor as executor_module
 from banks.jobs.batch_retain import BatchRetainJob
 from banks.models import Memory
 from operations import retention, scheduler, transitions
@@ -24,6 +23,7 @@ from operations.services import retry_operation
 from operations.states import OperationStatus, OperationType
 from operations.submission import submit
 from operations.sweeper import Sweeper
+from tests.executors import PausedExecutor, install
 from tests.factories import items, make_bank
 
 S = OperationStatus
@@ -118,24 +118,6 @@ def slow_retain(settings):
     register(SlowRetain())
     yield
     register(original)
-
-
-class PausedExecutor(EmbeddedExecutor):
-    """Takes nothing: submissions in these tests stay where the test puts them."""
-
-    def start(self) -> None:
-        pass
-
-    def wake(self) -> None:
-        pass
-
-
-def install(executor) -> None:
-    with executor_module._executor_lock:
-        previous, executor_module._executor = executor_module._executor, executor
-    stop = getattr(previous, "stop", None)
-    if stop is not None and previous is not executor:
-        stop(wait=True)
 
 
 @pytest.fixture(autouse=True)
