@@ -393,3 +393,41 @@ def test_embedded_executor_threads_do_not_run_one_operation_twice(slow_retain, p
         op.refresh_from_db()
         assert (op.status, op.attempt) == (S.COMPLETED, 1)
     assert Memory.objects.count() == 180
+
+
+# --- Where a deferred operation is shown ----------------------------------------------------
+
+
+def deferred(bank, delay: float = 120.0) -> Operation:
+    op = submit(bank, OperationType.BATCH_RETAIN, {"contents": items(10)}, dispatch=False).operation
+    assert transitions.claim(op.pk, "w1")
+    assert transitions.defer(op.pk, "w1", "database is locked", "OperationalError", delay)
+    return Operation.objects.get(pk=op.pk)
+
+
+def test_native_operation_shows_retry_count_next_retry_at_and_last_error(api, db):
+    op = deferred(make_bank("alpha"))
+    body = api.get(f"/api/banks/alpha/operations/{op.pk}/").json()
+    assert (body["status"], body["retry_count"], body["error"]) == ("pending", 1, None)
+    assert body["last_error"] == "OperationalError: database is locked"
+    assert body["next_retry_at"].startswith(op.next_retry_at.strftime("%Y-%m-%dT%H:%M:%S"))
+    listed = api.get("/api/banks/alpha/operations/").json()["operations"][0]
+    assert (listed["retry_count"], listed["next_retry_at"]) == (1, body["next_retry_at"])
+    # Once it runs again, next_retry_at is no longer shown.
+    assert transitions.claim(op.pk, "w2")
+    assert api.get(f"/api/banks/alpha/operations/{op.pk}/").json()["next_retry_at"] is None
+
+
+def test_metrics_count_operations_awaiting_retry_and_retries(client, db):
+    from tests.operations.test_metrics import scrape
+
+    deferred(make_bank("alpha"))
+    samples = scrape(client)
+    assert samples[("hindsight_operations_awaiting_retry", ())] == 1
+    assert samples[("hindsight_operation_retries", (("type", "batch_retain"),))] == 1
+
+
+def test_admin_page_shows_the_coming_retry(admin_client, db):
+    op = deferred(make_bank("alpha"))
+    page = admin_client.get(f"/admin/operations/operation/{op.pk}/change/").content.decode()
+    assert "Retrying" in page and "OperationalError: database is locked" in page
