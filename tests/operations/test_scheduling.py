@@ -431,3 +431,13 @@ def test_admin_page_shows_the_coming_retry(admin_client, db):
     op = deferred(make_bank("alpha"))
     page = admin_client.get(f"/admin/operations/operation/{op.pk}/change/").content.decode()
     assert "Retrying" in page and "OperationalError: database is locked" in page
+
+
+def test_prune_command_refuses_to_guess_when_retention_is_off(db, settings):
+    from django.core.management import CommandError, call_command
+
+    settings.HINDSIGHT_RETENTION_DAYS = 0
+    op = finished(make_bank("a"), 3650)
+    with pytest.raises(CommandError, match="keeps operations forever"):
+        call_command("operations", "prune")
+    assert Operation.objects.filter(pk=op.pk).exists()
