@@ -142,11 +142,12 @@ def in_transport() -> int:
     return Operation.objects.filter(_IN_HAND).count()
 
 
-def seconds_until_due(now: datetime | None = None) -> float | None:
-    """Seconds until the next deferred operation becomes eligible (None: none deferred)."""
-    now = now or timezone.now()
+def seconds_until_due(after: datetime | None = None) -> float | None:
+    """Seconds from now until the first deferred operation due after ``after`` (default now)
+    becomes eligible; negative if that moment has passed; None when there is none."""
+    now = timezone.now()
     due = Operation.objects.filter(
-        status=S.PENDING, dispatched_at__isnull=True, next_retry_at__gt=now
+        status=S.PENDING, dispatched_at__isnull=True, next_retry_at__gt=after or now
     ).aggregate(due=Min("next_retry_at"))["due"]
     return None if due is None else (due - now).total_seconds()
 

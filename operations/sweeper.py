@@ -16,9 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from . import reaper, retention, scheduler
 from .workers import recover_dead_owners
@@ -56,6 +58,7 @@ class Sweeper(threading.Thread):
         self.wake = wake
         self.passes = 0
         self._last_prune: float | None = None
+        self._checked_at: datetime | None = None
         self._stop_event = threading.Event()
         self._poke_event = threading.Event()
 
@@ -70,8 +73,7 @@ class Sweeper(threading.Thread):
         retry is due before the sweeper would otherwise look again)."""
         self._poke_event.set()
 
-    @staticmethod
-    def next_wait() -> float:
+    def next_wait(self) -> float:
         interval = settings.HINDSIGHT_SWEEP_INTERVAL
         try:
             due = reaper.seconds_until_stale()
@@ -80,7 +82,9 @@ class Sweeper(threading.Thread):
         finally:
             connections.close_all()
         try:
-            retry_due = scheduler.seconds_until_due()
+            # Retries that came due after this pass's wake-up check (even if already past:
+            # then the next pass comes at once and wakes the executor for them).
+            retry_due = scheduler.seconds_until_due(after=self._checked_at)
         except Exception:
             retry_due = None
         finally:
@@ -98,7 +102,8 @@ class Sweeper(threading.Thread):
                     self.dispatch(pk)
             grace = self.first_grace if self.passes == 0 else None
             reaper.sweep(self.dispatch, grace=grace)
-            if self.wake is not None and scheduler.has_waiting():
+            self._checked_at = timezone.now()
+            if self.wake is not None and scheduler.has_waiting(self._checked_at):
                 self.wake()
             self.prune_if_due()
             if self.after_pass is not None:

@@ -244,7 +244,7 @@ def flaky(settings):
     settings.HINDSIGHT_CHUNK_SECONDS = 60  # chunks of exactly 10: the fault is at item 30
     settings.HINDSIGHT_RETRY_SCHEDULE = [0.4, 0.8]
     settings.HINDSIGHT_MAX_RETRIES = 3
-    settings.HINDSIGHT_SWEEP_INTERVAL = 5.0  # deferred runs are woken when due, not by polling
+    settings.HINDSIGHT_SWEEP_INTERVAL = 30.0  # deferred runs are woken when due, not by polling
     original = get_job(OperationType.BATCH_RETAIN)
 
     def install(*args, **kwargs) -> FlakyRetain:
@@ -272,7 +272,7 @@ def test_transient_errors_are_retried_after_the_backoff_and_store_each_item_once
         assert timedelta(0) <= due - failed_at <= timedelta(seconds=[0.4, 0.8][n - 1] + 0.1)
         assert resumed_at >= due
         # ...but not much longer: the sweeper wakes the executor when the retry is due.
-        assert resumed_at - due < timedelta(seconds=2)
+        assert resumed_at - due < timedelta(seconds=10)
         assert progress == 30  # resumed from the committed progress
 
 
