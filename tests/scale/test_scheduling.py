@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+import redis
 
 from tests.scale.stack import Stack, contents
 
@@ -62,3 +63,23 @@ def test_postgres_backend_terminated_mid_chunk_is_retried_exactly_once(any_stack
     assert done["last_error"].startswith("OperationalError: ")
     ids = done["result"]["memory_ids"]
     assert len(ids) == len(set(ids)) == rq_stack.memory_count(bank_id) == 100
+
+
+def test_a_backlog_waits_in_the_database_pending_and_cancellable(any_stack: Stack, bank_id):
+    backlog = [any_stack.retain_async(bank_id, contents(40, fault="slow:0.02"))["operation_id"]
+               for _ in range(6)]
+    if any_stack.kind == "rq":
+        # Only what the workers can start is in Redis; the rest waits in the database.
+        queue = redis.Redis.from_url(any_stack.redis.url)
+        assert queue.llen("rq:queue:default") <= 2
+    last = backlog[-1]
+    assert any_stack.operation(bank_id, last)["status"] == "pending"
+    response = any_stack.client.post(f"/api/banks/{bank_id}/operations/{last}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    for op_id in backlog[:-1]:
+        done = any_stack.wait_status(bank_id, op_id, {"completed", "failed"}, timeout=120)
+        assert done["status"] == "completed"
+    cancelled = any_stack.operation(bank_id, last)
+    assert (cancelled["status"], cancelled["progress"], cancelled["started_at"]) == (
+        "cancelled", 0, None)
+    assert any_stack.memory_count(bank_id) == 5 * 40
