@@ -59,6 +59,21 @@ class OperationSerializer(serializers.ModelSerializer):
         return job.summary(operation)
 
 
+class SubmittedOperationSerializer(OperationSerializer):
+    """The answer to a submit: the operation plus ``deduplicated`` (documented for the schema;
+    the view adds the value)."""
+
+    deduplicated = serializers.BooleanField(
+        read_only=True, default=False,
+        help_text="true: an identical pending maintenance operation was returned instead of a "
+                  "new one",
+    )
+
+    class Meta(OperationSerializer.Meta):
+        fields = [*OperationSerializer.Meta.fields, "deduplicated"]
+        read_only_fields = fields
+
+
 # An envelope object, not an array: without many=False drf-spectacular documents list actions
 # as arrays, and schemathesis flags every real response as a schema violation.
 @extend_schema_serializer(many=False)

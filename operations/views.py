@@ -27,6 +27,7 @@ from .serializers import (
     OperationListSerializer,
     OperationSerializer,
     SubmitOperationSerializer,
+    SubmittedOperationSerializer,
 )
 from .submission import operation_id_for_key, submit
 
@@ -94,7 +95,8 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         )
         return Response(envelope(bank.bank_id, page))
 
-    @extend_schema(request=SubmitOperationSerializer, responses={202: OperationSerializer})
+    @extend_schema(request=SubmitOperationSerializer,
+                   responses={202: SubmittedOperationSerializer, 200: SubmittedOperationSerializer})
     def create(self, request: Request, bank_id: str) -> Response:
         bank = self.get_bank()
         body = SubmitOperationSerializer(data=request.data)
