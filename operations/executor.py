@@ -9,6 +9,7 @@ unclaimed pending ones and wakes the threads when deferred operations become due
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections import deque
@@ -142,6 +143,10 @@ class EmbeddedExecutor:
                 self._threads.append(thread)
             self._sweeper = Sweeper(self.dispatch, name="hindsight-sweeper",
                                     owner_kind=OWNER_KIND, first_grace=0, wake=self.wake)
+            # At interpreter exit, running operations finish their run (as a thread pool's
+            # workers would) and nothing new is taken: a short-lived process (a management
+            # command that submitted or retried) leaves waiting work to the serving process.
+            atexit.register(self.stop)
         self._sweeper.start()
 
     def stop(self, wait: bool = True) -> None:
