@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -39,7 +38,7 @@ class OperationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_retry_at(self, operation: Operation) -> str | None:
         """Only while the operation waits for its retry (``pending``)."""
         if operation.status != OperationStatus.PENDING or operation.next_retry_at is None:
