@@ -441,3 +441,16 @@ def test_prune_command_refuses_to_guess_when_retention_is_off(db, settings):
     with pytest.raises(CommandError, match="keeps operations forever"):
         call_command("operations", "prune")
     assert Operation.objects.filter(pk=op.pk).exists()
+
+
+def test_idempotent_replay_of_maintenance_is_a_replay_not_a_deduplication(db):
+    import uuid
+
+    bank = make_bank("a")
+    key = uuid.uuid4()
+    first = submit(bank, OperationType.GRAPH_UPDATE, {}, key, dispatch=False)
+    replay = submit(bank, OperationType.GRAPH_UPDATE, {}, key, dispatch=False)
+    assert first.created and (replay.operation.pk, replay.created, replay.deduplicated) == (
+        key, False, False)
+    other_key = submit(bank, OperationType.GRAPH_UPDATE, {}, uuid.uuid4(), dispatch=False)
+    assert (other_key.operation.pk, other_key.deduplicated) == (key, True)
