@@ -11,8 +11,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
-from . import commands
+from . import commands, interrupts
 from .client import DEFAULT_URL, APIError, HindsightClient, InvalidServerURL, ServerUnreachable
 from .inputs import InputError
 from .render import Output
@@ -141,30 +142,57 @@ def describe(exc: APIError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return interrupted(Output())
     out = Output(json_mode=args.json)
     url = args.url or os.environ.get("HINDSIGHT_API_URL") or DEFAULT_URL
+    client: HindsightClient | None = None
     try:
-        with HindsightClient(url, args.api_key) as client:
-            return args.handler(client, args, out)
+        client = HindsightClient(url, args.api_key,
+                                 transport=interrupts.InterruptibleTransport())
+        code = args.handler(client, args, out)
     except ServerUnreachable as exc:
         out.error(f"cannot reach the Hindsight server at {exc.url} ({exc.reason}); "
                   "check --url or HINDSIGHT_API_URL")
-        return EXIT_UNREACHABLE
+        code = EXIT_UNREACHABLE
     except APIError as exc:
         out.error(describe(exc))
-        return EXIT_API_ERROR
+        code = EXIT_API_ERROR
     except (InputError, InvalidServerURL) as exc:
         out.error(str(exc))
-        return EXIT_INPUT
+        code = EXIT_INPUT
     except KeyboardInterrupt:
-        out.note("interrupted")
-        return EXIT_INTERRUPTED
+        return interrupted(out)
     except BrokenPipeError:
         # `hindsight ... | head`: the reader left; not an error worth a traceback.
         sys.stderr.close()
         return 0
+    # Never after an interrupt: it may have left the connection pool's lock held, and closing
+    # the pool waits for that lock forever (issue 18). The process ends anyway.
+    if client is not None and code != EXIT_INTERRUPTED:
+        client.close()
+    return code
+
+
+def interrupted(out: Output) -> int:
+    out.note("interrupted")
+    interrupts.reported()
+    return EXIT_INTERRUPTED
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The ``hindsight`` executable: ``main`` plus the guarantee that Ctrl-C ends the process
+    (``interrupts``). Kept out of ``main`` so that code calling ``main`` in-process keeps its
+    own signal handling."""
+    interrupts.install()
+    try:
+        code = main(argv)
+    except KeyboardInterrupt:  # landed in an error handler or in the final close
+        code = interrupted(Output())
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

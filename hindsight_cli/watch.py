@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from . import interrupts
 from .client import ACTIVE_STATUSES, APIError, HindsightClient
 from .render import Output, ProgressView
 
@@ -30,6 +31,7 @@ def watch_one(client: HindsightClient, out: Output, bank_id: str, operation_id: 
         still = operation.get("status", "running")
         out.note(f"stopped watching; operation {operation_id} is still {still} on the server "
                  f"(cancel it with: hindsight operations cancel {bank_id} {operation_id})")
+        interrupts.reported()
         return EXIT_INTERRUPTED
     return EXIT_BY_STATUS[operation["status"]]
 
@@ -71,6 +73,7 @@ def watch_all(client: HindsightClient, out: Output, bank_id: str) -> int:
     except KeyboardInterrupt:
         out.note(f"stopped watching; {len(watched)} operation(s) of bank {bank_id} are still "
                  "active on the server")
+        interrupts.reported()
         return EXIT_INTERRUPTED
     if not codes:
         out.note(f"no pending or running operations in bank {bank_id}")

@@ -33,13 +33,17 @@ def other_bank(db):
     return make_bank("beta")
 
 
-def wait_idle(timeout: float = 30.0) -> None:
+def wait_idle(timeout: float = 120.0) -> None:
+    """Wait for the embedded executor's threads to finish; fail loudly if they do not, rather
+    than let one write into the next test's database (issue 18)."""
     executor = get_executor()
     idle = getattr(executor, "idle", None)
     if idle is None:
         return
     deadline = time.monotonic() + timeout
-    while not idle() and time.monotonic() < deadline:
+    while not idle():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the embedded executor is still running operations after {timeout:.0f} s")
         time.sleep(0.02)
 
 

@@ -119,7 +119,12 @@ class TestLargeCandidateSetPlan:
                                                         CORPUS[3]["content"]}
 
     def test_small_candidate_sets_are_ranked_exactly(self, bank, corpus):
-        assert len(recall(bank, "Alice hotel")) == 4
+        """Under the cap every candidate is scored: the one "hotel" memory (the rare term)
+        first, then the three "Alice" memories (tied: the term is in most of them), newest
+        first."""
+        hits = recall(bank, "Alice hotel")
+        assert contents(hits) == [CORPUS[i]["content"] for i in (1, 3, 2, 0)]
+        assert hits[0].score > hits[1].score
 
 
 def test_tag_and_document_filters_are_exact_for_any_characters(bank):

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_started
 from django.db import transaction
 
-from operations import transitions
+from operations import reaper, transitions
 from operations.executor import get_executor
 from operations.models import Operation
 from tests.factories import make_bank, submit_retain
@@ -81,19 +82,22 @@ class Running:
     def stdout(self) -> str:
         return "".join(self.out)
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        """Until ``text`` is printed; fails at once if the process ends without printing it."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.stdout:
-                return self.stdout
-            if self.proc.poll() is not None and text not in self.stdout:
-                time.sleep(0.1)
+        while text not in self.stdout:
+            if self.proc.poll() is not None:
+                for thread in self._threads:  # the readers end at EOF: all output is in
+                    thread.join(timeout=10)
                 if text in self.stdout:
-                    return self.stdout
-                break
+                    break
+                raise AssertionError(f"{text!r} not printed before exit {self.proc.returncode}; "
+                                     f"stdout={self.stdout!r} stderr={''.join(self.err)!r}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not printed within {timeout} s; "
+                                     f"stdout={self.stdout!r} stderr={''.join(self.err)!r}")
             time.sleep(0.02)
-        raise AssertionError(f"{text!r} not printed; stdout={self.stdout!r} "
-                             f"stderr={''.join(self.err)!r}")
+        return self.stdout
 
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGINT)
@@ -123,6 +127,38 @@ def cli(live_server, tmp_path):
     return run
 
 
+class ServerRequests:
+    """What the live server has received (Django's ``request_started``), so that a test can wait
+    for "the long-poll is in" instead of sleeping and hoping."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+        self.changed = threading.Condition()
+
+    def record(self, sender, environ, **kwargs) -> None:
+        with self.changed:
+            self.seen.append((environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+                              environ.get("HTTP_IF_NONE_MATCH")))
+            self.changed.notify_all()
+
+    def long_polls(self) -> int:
+        """Requests that carried an ETag: long-polls waiting for a change."""
+        return sum(1 for _path, _query, etag in self.seen if etag)
+
+    def wait_for_long_polls(self, count: int = 1, timeout: float = 60.0) -> None:
+        with self.changed:
+            arrived = self.changed.wait_for(lambda: self.long_polls() >= count, timeout)
+        assert arrived, f"the server saw {self.long_polls()} long-poll(s); requests: {self.seen}"
+
+
+@pytest.fixture
+def server_requests(live_server):
+    requests = ServerRequests()
+    request_started.connect(requests.record)
+    yield requests
+    request_started.disconnect(requests.record)
+
+
 @pytest.fixture
 def cli_background(live_server, tmp_path):
     """Start a CLI command and keep talking to the server while it runs."""
@@ -142,12 +178,27 @@ def cli_background(live_server, tmp_path):
 
 @pytest.fixture(scope="session", autouse=True)
 def _embedded_sweeper(django_db_setup, django_db_blocker):
-    """Start the embedded sweeper once, before any test of this package creates rows: its first
-    pass takes every pending row (grace 0), later passes only stale ones (``quiet_sweeper``).
-    Stop it before pytest-django drops the test database under it."""
+    """Start the embedded sweeper once, before any test of this package creates rows, and wait
+    until its first pass is over: that pass takes every pending row (grace 0), later passes only
+    stale ones (``quiet_sweeper``). Stop it before pytest-django drops the test database."""
     executor = get_executor()
-    executor.start()
-    time.sleep(1.0)
+    if not getattr(executor, "_started", True):
+        first_pass = threading.Event()
+        sweep = reaper.sweep
+
+        def sweep_and_tell(*args, **kwargs):
+            try:
+                return sweep(*args, **kwargs)
+            finally:
+                first_pass.set()
+
+        reaper.sweep = sweep_and_tell
+        try:
+            with django_db_blocker.unblock():
+                executor.start()
+                assert first_pass.wait(timeout=120), "the sweeper's first pass never ran"
+        finally:
+            reaper.sweep = sweep
     yield
     stop = getattr(executor, "stop", None)
     if stop is not None:
@@ -185,9 +236,10 @@ def status_of(operation: Operation) -> str:
 
 
 def run_in_pty(url: str, args: list[str], cwd: Path,
-               during: Callable[[], None] | None = None) -> tuple[int, str]:
+               during: Callable[[Callable[[], str]], None] | None = None) -> tuple[int, str]:
     """Run the CLI with stdout and stderr on a real pseudo-terminal (what a user sees), calling
-    ``during()`` while it runs. Returns (exit code, everything written to the terminal)."""
+    ``during(screen)`` while it runs (``screen()``: everything written so far). Returns (exit
+    code, everything written to the terminal)."""
     master, slave = pty.openpty()
     env = cli_env(url, {"COLUMNS": "160", "TERM": "xterm-256color"})
     proc = subprocess.Popen(cli_command(*args), env=env, cwd=cwd, stdout=slave, stderr=slave,
@@ -205,11 +257,14 @@ def run_in_pty(url: str, args: list[str], cwd: Path,
                 return
             chunks.append(data)
 
+    def screen() -> str:
+        return b"".join(chunks).decode(errors="replace")
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         if during is not None:
-            during()
+            during(screen)
         code = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:

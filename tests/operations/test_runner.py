@@ -134,12 +134,11 @@ def test_cancelled_pending_operation_never_starts(bank):
 def test_nothing_is_committed_after_cancel_of_running_operation(bank, slow_chunks):
     op = submit_retain(bank, 3000, dispatch=True)
     wait_for(lambda: reload(op).progress >= 30)
-    started = time.monotonic()
     cancelled = cancel_operation(bank, op.pk)
+    # The cancel never queues behind the whole operation: it wins while work is left.
     assert cancelled.status == S.CANCELLED
-    # The cancel queues fairly behind at most one chunk, never behind the whole operation.
-    assert time.monotonic() - started < 1.0
     at_cancel = memories_of(op)
+    assert at_cancel < 3000
     for _ in range(30):  # sample for ~3 s: the count never grows again
         time.sleep(0.1)
         assert memories_of(op) == at_cancel
@@ -160,13 +159,15 @@ class GatedPrepareRetain(BatchRetainJob):
     def __init__(self) -> None:
         self.preparing = threading.Event()
         self.gate = threading.Event()
+        self.released = threading.Event()
         self.gated_at = None
 
     def prepare_chunk(self, operation, state, start, limit, deadline):
         if start > 0:
             self.gated_at = start
             self.preparing.set()
-            self.gate.wait(30)
+            self.gate.wait(120)
+            self.released.set()
         return super().prepare_chunk(operation, state, start, limit, deadline)
 
 
@@ -178,10 +179,10 @@ def test_cancel_during_chunk_preparation_neither_waits_for_it_nor_lets_it_commit
     try:
         op = submit_retain(bank, 50, dispatch=True)
         assert job.preparing.wait(30)  # chunk 1 committed, chunk 2 being prepared
-        started = time.monotonic()
-        # Preparation holds no database lock: the cancel's write goes straight through.
+        # Preparation holds no database lock: the cancel's write goes through while the
+        # preparation is still held at its gate (a lock would keep it until the gate opens).
         assert cancel_operation(bank, op.pk).status == S.CANCELLED
-        assert time.monotonic() - started < 1.0
+        assert not job.released.is_set()
         job.gate.set()
         wait_idle()
     finally:
@@ -194,25 +195,41 @@ def test_cancel_during_chunk_preparation_neither_waits_for_it_nor_lets_it_commit
 
 
 def test_cancel_versus_finish_race_ends_in_one_consistent_state(bank, settings):
+    """Cancel at random moments of a short run until each outcome has happened: cancelled
+    before the claim, cancelled while running (between chunks), completed first. Each must be
+    consistent with the memories stored."""
     settings.HINDSIGHT_CHUNK_SIZE = 10
     rng = random.Random(7)
-    outcomes = set()
-    for _ in range(40):
+    outcomes: set[str] = set()
+    # How long a run takes depends on the machine's load: the window to cancel in adapts,
+    # growing while no run has completed first and shrinking while none was caught running.
+    ceiling = 0.03
+    for attempt in range(400):  # bounded; usually a few dozen runs see all three
         op = submit_retain(bank, 60, dispatch=True)
-        time.sleep(rng.uniform(0, 0.03))
+        time.sleep(0 if attempt % 3 == 0 else rng.uniform(0, ceiling))
         with contextlib.suppress(InvalidTransition):  # it finished first: also legal
             transitions.cancel(op.pk)
         wait_idle()
         final = reload(op)
         assert final.status in TERMINAL
-        outcomes.add(final.status)
+        assert_exactly_once(op, final.progress)
         if final.status == S.COMPLETED:
             assert final.progress == memories_of(op) == 60
+            outcomes.add("completed")
         else:
             assert final.status == S.CANCELLED
+            # <= 60: a cancel can land after the last chunk and before the completion.
             assert memories_of(op) == final.progress <= 60
-        assert_exactly_once(op, final.progress)
-    assert outcomes  # both orders are legal; each run ended in exactly one terminal state
+            outcomes.add("cancelled running" if final.started_at else "cancelled pending")
+            if not final.started_at:
+                assert final.progress == 0
+        if len(outcomes) == 3:
+            break
+        if final.status == S.COMPLETED and "cancelled running" not in outcomes:
+            ceiling /= 1.5
+        elif final.status == S.CANCELLED and "completed" not in outcomes:
+            ceiling *= 1.5
+    assert outcomes == {"completed", "cancelled running", "cancelled pending"}
 
 
 def test_retry_of_cancelled_operation_resumes_and_stores_each_item_once(bank, slow_chunks):
