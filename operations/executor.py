@@ -162,6 +162,8 @@ class EmbeddedExecutor:
 
     def idle(self) -> bool:
         with self._cond:
+            if self._stopping:  # wake-ups left after a stop are nobody's to take
+                return not self._busy
             return not (self._busy or self._explicit or self._wakeups)
 
     def health(self) -> dict:
