@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
@@ -39,6 +40,22 @@ def progress_text(operation: dict[str, Any]) -> str:
     done = operation.get("progress") or 0
     percent = f" {100 * done // total}%" if total else ""
     return f"{done}/{total}{percent}"
+
+
+def retry_text(operation: dict[str, Any], now: datetime | None = None) -> str | None:
+    """``retrying in 25 s (attempt 2): <error>`` while a pending operation waits for its
+    automatic retry after a transient error; None otherwise."""
+    due = operation.get("next_retry_at")
+    if operation.get("status") != "pending" or not due:
+        return None
+    try:
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    wait = max(0, round((moment - (now or datetime.now(UTC))).total_seconds()))
+    text = f"retrying in {wait} s (attempt {operation.get('retry_count') or 0})"
+    error = operation.get("last_error")
+    return f"{text}: {error}" if error else text
 
 
 def format_eta(seconds: float | None) -> str:
@@ -161,6 +178,11 @@ def operation_fields(operation: dict[str, Any]) -> list[tuple[str, str]]:
         ("completed_at", short_time(operation.get("completed_at"))),
         ("error", operation.get("error") or "-"),
     ]
+    if operation.get("retry_count"):
+        fields.append(("retry_count", str(operation["retry_count"])))
+    retrying = retry_text(operation)
+    if retrying:
+        fields.append(("retry", retrying))
     if "memory_ids" in result:
         fields.append(("memories", str(len(result["memory_ids"]))))
     for failure in (result.get("failed_items") or [])[:20]:
@@ -209,14 +231,17 @@ class ProgressView:
         if self.out.json_mode:
             self.out.json(op)
             return
+        retrying = retry_text(op)
         if self.progress is None:
-            state = (op["status"], op.get("progress"), op.get("total"))
+            state = (op["status"], op.get("progress"), op.get("total"), op.get("next_retry_at"))
             if self.last.get(op_id) != state:
                 self.last[op_id] = state
-                self.out.line(f"{op_id} {op['status']} {progress_text(op)} {meter.describe(op)}")
+                self.out.line(f"{op_id} {op['status']} {progress_text(op)} "
+                              f"{retrying or meter.describe(op)}")
             return
         fields = {"description": self._description(op), "total": op.get("total") or None,
-                  "completed": op.get("progress") or 0, "rate": meter.describe(op)}
+                  "completed": op.get("progress") or 0,
+                  "rate": escape(retrying) if retrying else meter.describe(op)}
         if op_id in self.tasks:
             self.progress.update(self.tasks[op_id], **fields)
         else:

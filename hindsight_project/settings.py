@@ -244,7 +244,7 @@ HINDSIGHT_MAX_BATCH_ITEMS = env_int("HINDSIGHT_MAX_BATCH_ITEMS", 10_000, minimum
 HINDSIGHT_MAX_CONTENT_BYTES = env_int("HINDSIGHT_MAX_CONTENT_BYTES", 1_000_000, minimum=1)
 HINDSIGHT_MAX_BODY_BYTES = env_int("HINDSIGHT_MAX_BODY_BYTES", 64 * 1024 * 1024, minimum=1024)
 HINDSIGHT_MAX_WAIT_SECONDS = 60
-HINDSIGHT_RETENTION_DAYS = env_int("HINDSIGHT_RETENTION_DAYS", 30, minimum=1)
+HINDSIGHT_RETENTION_DAYS = env_int("HINDSIGHT_RETENTION_DAYS", 30, minimum=0)  # 0: keep forever
 HINDSIGHT_REQUIRE_AUTH = env_bool("HINDSIGHT_REQUIRE_AUTH", False)
 
 # --- Memory engine (issue 6): graph_update links --------------------------------------------------
@@ -343,3 +343,23 @@ HINDSIGHT_MAX_WEBHOOKS_PER_BANK = env_int("HINDSIGHT_MAX_WEBHOOKS_PER_BANK", 20,
 HINDSIGHT_WEBHOOK_POLL_INTERVAL = env_float("HINDSIGHT_WEBHOOK_POLL_INTERVAL", 0.25, minimum=0.05)
 # Concurrent sends per process: one hanging receiver never holds up the others.
 HINDSIGHT_WEBHOOK_CONCURRENCY = env_int("HINDSIGHT_WEBHOOK_CONCURRENCY", 4, minimum=1)
+
+# --- Scheduling (issue 16) ----------------------------------------------------------------------
+# Fair dispatch across banks (docs/scheduling.md); off: plain submission order (FIFO).
+HINDSIGHT_FAIR_SCHEDULING = env_bool("HINDSIGHT_FAIR_SCHEDULING", True)
+# Operations handed to RQ ahead of the workers that will run them (0: one per live worker).
+HINDSIGHT_DISPATCH_AHEAD = env_int("HINDSIGHT_DISPATCH_AHEAD", 0, minimum=0)
+# Automatic retry of transient errors: base delays (seconds) of retry 1, 2, 3...; the last one
+# repeats. Each actual delay is drawn uniformly from [0, base] (full jitter).
+HINDSIGHT_RETRY_SCHEDULE = [
+    float(step) for step in env_list("HINDSIGHT_RETRY_SCHEDULE", ["5", "30", "120"])
+]
+HINDSIGHT_MAX_RETRIES = env_int("HINDSIGHT_MAX_RETRIES", 3, minimum=0)
+# Wall-clock limit of one run, in seconds (0: none), and per operation type.
+HINDSIGHT_TIME_LIMIT = env_float("HINDSIGHT_TIME_LIMIT", 0.0, minimum=0)
+HINDSIGHT_TIME_LIMITS = {
+    op_type: env_float(f"HINDSIGHT_TIME_LIMIT_{op_type.upper()}", HINDSIGHT_TIME_LIMIT, minimum=0)
+    for op_type in ("batch_retain", "graph_update", "regenerate_observations")
+}
+# How often the sweeper prunes terminal operations older than HINDSIGHT_RETENTION_DAYS.
+HINDSIGHT_PRUNE_INTERVAL = env_float("HINDSIGHT_PRUNE_INTERVAL", 3600.0, minimum=1)

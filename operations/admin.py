@@ -100,11 +100,12 @@ class OperationAdmin(admin.ModelAdmin):
         ("Outcome", {"fields": ("error_display", "failed_items", "result_summary")}),
         ("Worker", {"fields": ("worker_id", "attempt", "lost_count", "heartbeat_at",
                                "updated_at")}),
+        ("Automatic retry", {"fields": ("retry_count", "next_retry_at", "last_error")}),
     )
     readonly_fields = (
         "operation_id", "bank_link", "type", "status_badge", "progress_display", "stage",
         "timeline", "error_display", "failed_items", "result_summary", "worker_id", "attempt",
-        "lost_count", "heartbeat_at", "updated_at",
+        "lost_count", "heartbeat_at", "updated_at", "retry_count", "next_retry_at", "last_error",
     )
 
     # -- permissions: look, and act through services; never edit -------------------------------
@@ -193,6 +194,11 @@ class OperationAdmin(admin.ModelAdmin):
             steps.append((OperationStatus(op.status).label, format_timestamp(op.completed_at), ""))
         if op.lost_count:
             steps.append(("Lost runs", str(op.lost_count), "worker stopped heartbeating"))
+        if op.retry_count:
+            steps.append(("Retries", str(op.retry_count), op.last_error[:200]))
+        if op.status == OperationStatus.PENDING and op.next_retry_at and op.next_retry_at > now:
+            steps.append(("Retrying", format_timestamp(op.next_retry_at),
+                          f"in {format_duration(op.next_retry_at - now)}"))
         return format_html(
             '<ol class="hs-timeline">{}</ol>',
             format_html_join("", "<li><strong>{}</strong> {} <span>{}</span></li>", steps),

@@ -66,6 +66,13 @@ class JobFailed(HindsightError):
     code = "job_failed"
 
 
+class TransientError(HindsightError):
+    """Raised by a job when the failure may pass (a service briefly gone, a lock timeout): the
+    operation goes back to ``pending`` and runs again after a backoff (docs/scheduling.md)."""
+
+    code = "transient_error"
+
+
 class ExecutorUnavailable(HindsightError):
     code = "executor_unavailable"
 

@@ -1,21 +1,24 @@
 """Who runs operations. One setting (``HINDSIGHT_EXECUTOR``) picks the transport; everything
 above it is identical. An executor has a tiny interface -- ``dispatch(operation_id)``,
-``health()``, ``start()`` -- the seam where another transport would plug in.
+``wake()``, ``health()``, ``start()`` -- the seam where another transport would plug in.
 
-The embedded executor is a small thread pool inside the serving process, plus a sweeper thread
-that reaps stale operations and re-dispatches unclaimed pending ones.
+The embedded executor is a small pool of threads inside the serving process that take the next
+operation from the scheduler, plus a sweeper thread that reaps stale operations, re-dispatches
+unclaimed pending ones and wakes the threads when deferred operations become due.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from typing import Protocol
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
+from . import scheduler
 from .deliveries import DeliveryLoop
 from .runner import run_operation
 from .sweeper import Sweeper
@@ -31,20 +34,33 @@ class Executor(Protocol):
 
     def dispatch(self, operation_id: str) -> None: ...
 
+    def wake(self) -> None: ...
+
     def health(self) -> dict: ...
 
     def start(self) -> None: ...
 
 
 class EmbeddedExecutor:
-    """Runs operations on ``HINDSIGHT_WORKERS`` threads of this process."""
+    """Runs operations on ``HINDSIGHT_WORKERS`` threads of this process.
+
+    Two ways in: ``dispatch(id)`` runs that operation (one already handed out: a re-dispatch by
+    the outbox sweep or the reaper), ``wake()`` says the scheduler may have waiting work. An
+    idle thread takes the next operation from ``scheduler.take_next`` -- fair across banks --
+    and, when it got one, wakes another idle thread, so a backlog fans out to every thread and
+    a bank alone still uses all of them."""
 
     name = "embedded"
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hindsight-op")
+        self._cond = threading.Condition()
+        self._explicit: deque[str] = deque()
+        self._wakeups = 0
+        self._busy = 0  # threads taking or running an operation
         self._in_flight: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
         self._lock = threading.Lock()
         self._sweeper: Sweeper | None = None
         self._deliveries: DeliveryLoop | None = None
@@ -53,34 +69,87 @@ class EmbeddedExecutor:
     def dispatch(self, operation_id: str) -> None:
         operation_id = str(operation_id)
         self.start()
-        with self._lock:
-            if operation_id in self._in_flight:
+        with self._cond:
+            if operation_id in self._in_flight or operation_id in self._explicit:
                 return
-            self._in_flight.add(operation_id)
-        self._pool.submit(self._run, operation_id)
+            self._explicit.append(operation_id)
+            self._cond.notify()
 
-    def _run(self, operation_id: str) -> None:
+    def wake(self) -> None:
+        self.start()
+        with self._cond:
+            self._wakeups += 1
+            self._cond.notify()
+
+    def _next(self) -> tuple[str, bool] | None:
+        """Block until there is something to do: (an explicit id, True) or (``""``, False) for
+        "ask the scheduler"; None when stopping."""
+        with self._cond:
+            while not self._explicit and not self._wakeups and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return None
+            self._busy += 1
+            if self._explicit:
+                return self._explicit.popleft(), True
+            # Reset before asking the database: a commit after this point wakes us again.
+            self._wakeups = 0
+            return "", False
+
+    def _loop(self) -> None:
+        while (item := self._next()) is not None:
+            operation_id, explicit = item
+            try:
+                close_old_connections()
+                if not explicit:
+                    taken = scheduler.take_next(1)
+                    if taken:
+                        operation_id = taken[0]
+                        self.wake()  # there may be more: let another idle thread look
+                if operation_id and self._run(operation_id) == "pending" and self._sweeper:
+                    self._sweeper.poke()  # deferred for a retry: be awake when it is due
+            except Exception:
+                logger.exception("embedded executor: taking or running %s failed",
+                                 operation_id or "the next operation")
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+                connections.close_all()
+            if operation_id and not explicit:
+                self.wake()  # a slot freed: the scheduler's next choice may now start
+
+    def _run(self, operation_id: str) -> str | None:
+        with self._cond:
+            if operation_id in self._in_flight:
+                return None
+            self._in_flight.add(operation_id)
         try:
-            close_old_connections()
-            run_operation(operation_id, worker_id(OWNER_KIND))
-        except Exception:
-            logger.exception("embedded run of %s failed", operation_id)
+            return run_operation(operation_id, worker_id(OWNER_KIND))
         finally:
-            with self._lock:
+            with self._cond:
                 self._in_flight.discard(operation_id)
-            connections.close_all()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the sweeper once per process. Its first pass resumes what a previous process
-        left: operations owned by a dead embedded process on this host, and every pending row
-        (grace 0: at start nothing else can be about to run them)."""
+        """Start the threads and the sweeper once per process. The sweeper's first pass resumes
+        what a previous process left: operations owned by a dead embedded process on this host,
+        and every pending row (grace 0: at start nothing else can be about to run them)."""
         with self._lock:
             if self._sweeper is not None:
                 return
+            for n in range(self.workers):
+                thread = threading.Thread(target=self._loop, name=f"hindsight-op-{n}",
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
             self._sweeper = Sweeper(self.dispatch, name="hindsight-sweeper",
-                                    owner_kind=OWNER_KIND, first_grace=0)
+                                    owner_kind=OWNER_KIND, first_grace=0, wake=self.wake)
             self._deliveries = DeliveryLoop()  # webhooks: its own thread, never the runner's
+            # At interpreter exit, running operations finish their run (as a thread pool's
+            # workers would) and nothing new is taken: a short-lived process (a management
+            # command that submitted or retried) leaves waiting work to the serving process.
+            atexit.register(self.stop)
         self._sweeper.start()
         self._deliveries.start()
 
@@ -90,14 +159,21 @@ class EmbeddedExecutor:
             self._sweeper.stop()
         if self._deliveries is not None:
             self._deliveries.stop()
-        self._pool.shutdown(wait=wait)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
     def idle(self) -> bool:
-        with self._lock:
-            return not self._in_flight
+        with self._cond:
+            if self._stopping:  # wake-ups left after a stop are nobody's to take
+                return not self._busy
+            return not (self._busy or self._explicit or self._wakeups)
 
     def health(self) -> dict:
-        with self._lock:
+        with self._cond:
             busy = len(self._in_flight)
         return {"status": "ok", "type": self.name, "workers": self.workers, "in_flight": busy}
 
@@ -120,14 +196,15 @@ def get_executor() -> Executor:
 
 
 def dispatch_on_commit(operation_id: object) -> None:
-    """Hand the operation to the executor once the row that describes it is committed. If the
-    transport fails, the row stays pending and the sweeper dispatches it later."""
+    """Tell the executor, once the row that describes the operation is committed, that the
+    scheduler has waiting work (it starts when its turn comes, see ``operations.scheduler``).
+    If the transport fails, the row stays pending and the sweeper wakes the executor later."""
 
-    def _dispatch() -> None:
+    def _wake() -> None:
         try:
-            get_executor().dispatch(str(operation_id))
+            get_executor().wake()
         except Exception:
             logger.warning("dispatch of %s failed; the sweeper will retry", operation_id,
                            exc_info=True)
 
-    transaction.on_commit(_dispatch)
+    transaction.on_commit(_wake)

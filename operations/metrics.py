@@ -90,6 +90,24 @@ class OperationsCollector(Collector):
             status=S.RUNNING, heartbeat_at__lt=stale_before).count())
         yield stale
 
+        deferred = GaugeMetricFamily(
+            "hindsight_operations_awaiting_retry",
+            "Pending operations waiting for an automatic retry after a transient error")
+        deferred.add_metric([], Operation.objects.filter(
+            status=S.PENDING, next_retry_at__gt=now).count())
+        yield deferred
+        retried = GaugeMetricFamily(
+            "hindsight_operation_retries",
+            "Automatic retries after transient errors of the operations still in the database, "
+            "by type", labels=["type"])
+        totals = dict.fromkeys(OperationType.values, 0)
+        for row in (Operation.objects.filter(retry_count__gt=0).values("type").order_by()
+                    .annotate(n=Sum("retry_count"))):
+            totals[row["type"]] = row["n"] or 0
+        for kind, n in sorted(totals.items()):
+            retried.add_metric([kind], n)
+        yield retried
+
     def _executor(self) -> Iterator[GaugeMetricFamily]:
         try:
             health = get_executor().health()

@@ -39,6 +39,14 @@ class Operation(models.Model):
     attempt = models.PositiveIntegerField(default=0)
     lost_count = models.PositiveIntegerField(default=0)  # automatic re-runs after a lost worker
 
+    # Scheduling (docs/scheduling.md). ``dispatched_at`` is when the scheduler handed the pending
+    # operation to a runner (null: waiting for its turn); ``retry_count``/``next_retry_at``/
+    # ``last_error`` describe automatic re-runs after transient errors.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
     # Outcome.
     error = models.TextField(null=True, blank=True)  # noqa: DJ001  (docs/api.md 1.1: null unless failed)
     error_type = models.CharField(max_length=200, blank=True, default="")
@@ -58,10 +66,18 @@ class Operation(models.Model):
             # Cross-bank list and the reaper/outbox sweep (status + age).
             models.Index(fields=["status", "created_at", "id"], name="op_status_created"),
             models.Index(fields=["created_at", "id"], name="op_created"),
+            # Fair dispatch: the oldest waiting operation of each bank, and running counts.
+            models.Index(fields=["status", "bank", "created_at"], name="op_status_bank_created"),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id} ({self.status})"
+
+    @property
+    def retries(self) -> int:
+        """Automatic re-runs: after transient errors plus after lost workers (``retry_count``
+        on both surfaces)."""
+        return self.retry_count + self.lost_count
 
 
 class OperationPayload(models.Model):

@@ -27,6 +27,9 @@ class Job:
 
     type: ClassVar[str]
     stage: ClassVar[str] = "processing"
+    # Maintenance of a whole bank: at most one runs per bank, and submitting one while an
+    # identical one is pending returns that one (docs/scheduling.md).
+    single_flight: ClassVar[bool] = False
 
     def validate_payload(self, bank: Any, payload: dict) -> dict:
         """Check and normalise a submitted payload; raise ``InvalidInput`` (field errors) or
@@ -90,3 +93,7 @@ def get_job(operation_type: str) -> Job:
 
 def supported_types() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def single_flight_types() -> frozenset[str]:
+    return frozenset(t for t, job in _REGISTRY.items() if job.single_flight)

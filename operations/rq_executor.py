@@ -1,9 +1,12 @@
 """The RQ transport (``HINDSIGHT_EXECUTOR=rq``): any number of ``manage.py rqworker`` processes
 on any number of machines run operations; Redis only carries operation ids.
 
-- One RQ job per operation, RQ job id = operation id, dispatched on commit (see
-  ``executor.dispatch_on_commit``). The job function is ``perform_operation``, which calls the
-  same ``run_operation`` as the embedded executor. RQ's statuses never leave this module.
+- One RQ job per operation, RQ job id = operation id. The queue only ever holds what the
+  scheduler chose to start next (``wake``: as many as there are workers), so the order is fair
+  across banks even though RQ's queue is FIFO; submitting wakes it on commit (see
+  ``executor.dispatch_on_commit``), and so does every finishing job and every sweep. The job
+  function is ``perform_operation``, which calls the same ``run_operation`` as the embedded
+  executor. RQ's statuses never leave this module.
 - ``job_timeout`` is ``HINDSIGHT_JOB_TIMEOUT`` (RQ's 180 s default would kill real ingests);
   results live in the database, so RQ keeps its own only ``HINDSIGHT_RQ_RESULT_TTL`` seconds.
 - If Redis is down at submit, dispatch fails, the row stays ``pending`` and the sweeper (in the
@@ -29,6 +32,7 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.worker import Worker
 
+from . import scheduler
 from .models import Operation
 from .runner import run_operation
 from .states import OperationStatus
@@ -45,6 +49,8 @@ _WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 # How long after a cancel the fallback keeps checking whether the job still executes (one Redis
 # read per such operation per sweep); a job stopped once is never looked at again.
 _CANCEL_LOOKBACK = timedelta(minutes=10)
+# Fair scheduling off: how many waiting operations one wake pours into the queue.
+_FIFO_BATCH = 10_000
 
 
 def perform_operation(operation_id: str) -> str | None:
@@ -54,6 +60,13 @@ def perform_operation(operation_id: str) -> str | None:
     try:
         return run_operation(operation_id, worker_id(OWNER_KIND))
     finally:
+        # This worker is about to be free: hand the scheduler's next choice to the queue now
+        # rather than at the next sweep.
+        try:
+            RQExecutor().wake()
+        except Exception:
+            logger.warning("wake after %s failed; the sweepers will", operation_id,
+                           exc_info=True)
         connections.close_all()
 
 
@@ -116,6 +129,22 @@ class RQExecutor:
             description=f"hindsight operation {operation_id}",
         )
 
+    def wake(self) -> None:
+        """Hand the scheduler's next choices to RQ, only as many as there are workers to run
+        them (``HINDSIGHT_DISPATCH_AHEAD``, default the live workers of the queue): the queue
+        is FIFO, so whatever is in it has already been ordered. With fair scheduling off,
+        everything waiting goes in at once (the old behaviour). A Redis error leaves the taken
+        operations dispatched-but-unqueued; the outbox sweep enqueues them after the grace."""
+        if settings.HINDSIGHT_FAIR_SCHEDULING:
+            slots = settings.HINDSIGHT_DISPATCH_AHEAD or max(
+                1, Worker.count(connection=self.connection(), queue=self.queue())
+            )
+            taken = scheduler.take_next(slots, slots=slots)
+        else:
+            taken = scheduler.take_next(_FIFO_BATCH)
+        for operation_id in taken:
+            self.dispatch(operation_id)
+
     # -- cancel fallback ---------------------------------------------------------------------
     def stop_unacknowledged_cancels(self, grace: float | None = None) -> list[str]:
         """Send RQ's stop-job command for cancelled operations whose job still executes
@@ -164,7 +193,7 @@ class RQExecutor:
         also take over operations of dead work-horses on their machine."""
         return Sweeper(self.dispatch, name=name, owner_kind=owner_kind,
                        after_pass=self.stop_unacknowledged_cancels,
-                       quiet_errors=(redis.RedisError,))
+                       quiet_errors=(redis.RedisError,), wake=self.wake)
 
     def health(self) -> dict:
         try:

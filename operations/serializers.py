@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from banks.serializers import ParsedJSONField
@@ -24,15 +24,30 @@ class OperationSerializer(serializers.ModelSerializer):
     operation_id = serializers.UUIDField(source="id", read_only=True)
     bank_id = serializers.CharField(source="bank.bank_id", read_only=True)
     result = serializers.SerializerMethodField()
+    # Scheduling (docs/api.md "Scheduling fields").
+    retry_count = serializers.IntegerField(source="retries", read_only=True)
+    next_retry_at = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField()
 
     class Meta:
         model = Operation
         fields = [
             "operation_id", "bank_id", "type", "status", "progress", "total", "created_at",
             "started_at", "completed_at", "error", "result", "stage", "failed_items_count",
-            "attempt", "updated_at",
+            "attempt", "updated_at", "retry_count", "next_retry_at", "last_error",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_retry_at(self, operation: Operation) -> str | None:
+        """Only while the operation waits for its retry (``pending``)."""
+        if operation.status != OperationStatus.PENDING or operation.next_retry_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(operation.next_retry_at)
+
+    def get_last_error(self, operation: Operation) -> str | None:
+        """The most recent transient error, kept while ``error`` is null."""
+        return operation.last_error or None
 
     def get_result(self, operation: Operation) -> dict[str, Any] | None:
         if not is_terminal(operation.status):
@@ -41,6 +56,21 @@ class OperationSerializer(serializers.ModelSerializer):
         if self.context.get("full_result"):
             return job.result(operation)
         return job.summary(operation)
+
+
+class SubmittedOperationSerializer(OperationSerializer):
+    """The answer to a submit: the operation plus ``deduplicated`` (documented for the schema;
+    the view adds the value)."""
+
+    deduplicated = serializers.BooleanField(
+        read_only=True, default=False,
+        help_text="true: an identical pending maintenance operation was returned instead of a "
+                  "new one",
+    )
+
+    class Meta(OperationSerializer.Meta):
+        fields = [*OperationSerializer.Meta.fields, "deduplicated"]
+        read_only_fields = fields
 
 
 # An envelope object, not an array: without many=False drf-spectacular documents list actions

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from banks.models import Bank
 
 from . import transitions
-from .exceptions import InvalidOperationId, OperationNotFound
+from .exceptions import InvalidOperationId, InvalidTransition, OperationNotFound
 from .executor import dispatch_on_commit, get_executor
 from .models import Operation
 from .reaper import SweepOutcome, sweep
@@ -23,7 +23,8 @@ from .transitions import CancelOutcome
 LIST_FIELDS = (
     "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
     "completed_at", "updated_at", "error", "stage", "failed_items_count", "attempt",
-    "lost_count", "summary", "heartbeat_at", "worker_id",
+    "lost_count", "summary", "heartbeat_at", "worker_id", "retry_count", "next_retry_at",
+    "last_error",
 )
 
 
@@ -82,10 +83,16 @@ def cancel_operations(
 
 
 def retry_operation(bank: Bank, operation_id: object) -> Operation:
-    """``failed|cancelled -> pending`` and dispatch; resumes from committed progress."""
+    """``failed|cancelled -> pending`` and dispatch; resumes from committed progress. A
+    ``pending`` operation deferred after a transient error runs now instead of at its
+    ``next_retry_at``."""
     operation = get_operation(bank, operation_id)
     with transaction.atomic():
-        transitions.retry(operation.pk, bank.pk)
+        try:
+            transitions.retry(operation.pk, bank.pk)
+        except InvalidTransition:
+            if not transitions.expedite(operation.pk, bank.pk):
+                raise
         dispatch_on_commit(operation.pk)
     return get_operation(bank, operation.pk)
 

@@ -1,6 +1,8 @@
 """Creating operations: one transaction writes the row (``pending``, ``total`` known) and its
-payload; dispatch happens on commit. Submitting the same ``operation_id`` (or
-``Idempotency-Key``) with the same body returns the original operation and creates no work."""
+payload; dispatch happens on commit, and the scheduler decides when it starts. Submitting the
+same ``operation_id`` (or ``Idempotency-Key``) with the same body returns the original operation
+and creates no work; so does submitting single-flight maintenance (``graph_update``,
+``regenerate_observations``) while an identical one is pending (``deduplicated``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from banks.models import Bank
 
@@ -17,6 +20,7 @@ from .exceptions import IdempotencyConflict
 from .executor import dispatch_on_commit
 from .models import Operation, OperationPayload
 from .registry import get_job
+from .states import OperationStatus
 
 _KEY_NAMESPACE = uuid.UUID("6f1c3b52-3c0e-4f7e-9a43-8f3d2c1b0a99")
 
@@ -25,6 +29,8 @@ _KEY_NAMESPACE = uuid.UUID("6f1c3b52-3c0e-4f7e-9a43-8f3d2c1b0a99")
 class Submission:
     operation: Operation
     created: bool
+    # True: an identical single-flight maintenance operation was pending and is returned.
+    deduplicated: bool = False
 
 
 def request_hash(operation_type: str, payload: dict) -> str:
@@ -47,6 +53,20 @@ def _replay(bank: Bank, operation_id: uuid.UUID, digest: str) -> Submission:
     return Submission(existing, created=False)
 
 
+def _pending_twin(bank: Bank, operation_type: str, digest: str) -> Operation | None:
+    """The pending operation of the same type and options in ``bank``, if any. The bank row is
+    locked first (PostgreSQL; SQLite's IMMEDIATE transaction already serialises writers), so two
+    concurrent identical submissions cannot both miss each other."""
+    Bank.objects.select_for_update().filter(pk=bank.pk).first()
+    return (
+        Operation.objects.select_related("bank")
+        .filter(bank=bank, type=operation_type, status=OperationStatus.PENDING,
+                request_hash=digest)
+        .order_by("created_at")
+        .first()
+    )
+
+
 def submit(
     bank: Bank,
     operation_type: str,
@@ -61,12 +81,21 @@ def submit(
     """
     job = get_job(operation_type)
     payload = job.validate_payload(bank, payload)
-    # Only an idempotent submission (caller-chosen id) can ever be compared with a replay.
-    digest = request_hash(operation_type, payload) if operation_id is not None else ""
+    # Only an idempotent submission (caller-chosen id) can ever be compared with a replay; a
+    # single-flight one is also compared with the pending operations of its bank.
+    digest = (
+        request_hash(operation_type, payload)
+        if operation_id is not None or job.single_flight
+        else ""
+    )
     if operation_id is not None and Operation.objects.filter(pk=operation_id).exists():
         return _replay(bank, operation_id, digest)
     try:
         with transaction.atomic():
+            if job.single_flight:
+                twin = _pending_twin(bank, operation_type, digest)
+                if twin is not None:
+                    return Submission(twin, created=False, deduplicated=True)
             operation = Operation.objects.create(
                 id=operation_id or uuid.uuid4(),
                 bank=bank,
@@ -74,6 +103,9 @@ def submit(
                 total=job.count_units(bank, payload),
                 stage="queued",
                 request_hash=digest,
+                # Not dispatched: the caller runs it now, so the scheduler must not hand it to
+                # anyone else; the outbox sweep still does if the caller dies first.
+                dispatched_at=None if dispatch else timezone.now(),
             )
             OperationPayload.objects.create(operation=operation, data=payload)
             if dispatch:

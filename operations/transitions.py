@@ -209,6 +209,12 @@ def cancel_many(
     return outcome
 
 
+# A manual retry starts over: waiting for the scheduler, no automatic retries counted yet.
+_FRESH_SCHEDULE: dict[str, object] = {
+    "dispatched_at": None, "retry_count": 0, "next_retry_at": None, "last_error": "",
+}
+
+
 def retry(operation_id: object, bank_pk: int | None = None) -> None:
     """``failed|cancelled -> pending``; the next run resumes from the committed ``progress``."""
     where = Q(bank_id=bank_pk) if bank_pk is not None else None
@@ -224,6 +230,7 @@ def retry(operation_id: object, bank_pk: int | None = None) -> None:
         heartbeat_at=None,
         lost_count=0,
         summary=None,
+        **_FRESH_SCHEDULE,
     )
     if not changed:
         raise InvalidTransition(operation_id, "retried", _current_status(operation_id, bank_pk))
@@ -306,7 +313,9 @@ def reap_stale(stale_after: float, max_attempts: int, now: datetime | None = Non
 
 
 def take_unclaimed(older_than: datetime, limit: int = 500) -> list[str]:
-    """Pick pending operations last touched before ``older_than`` for re-dispatch (the outbox).
+    """Pick dispatched pending operations last touched before ``older_than`` for re-dispatch
+    (the outbox). Operations still waiting for their turn are the scheduler's (see
+    ``operations.scheduler``), not this sweep's.
 
     Touching ``updated_at`` of the picked rows (still only while ``pending``) restarts their
     grace period, so the many sweepers do not all re-dispatch the same row on every pass; with
@@ -315,7 +324,7 @@ def take_unclaimed(older_than: datetime, limit: int = 500) -> list[str]:
     with transaction.atomic():
         picked = list(
             Operation.objects.select_for_update(skip_locked=True)
-            .filter(status=S.PENDING, updated_at__lt=older_than)
+            .filter(status=S.PENDING, dispatched_at__isnull=False, updated_at__lt=older_than)
             .order_by("created_at")
             .values_list("pk", flat=True)[:limit]
         )
@@ -347,3 +356,39 @@ def delete_terminal(operation_id: object, bank_pk: int | None = None) -> None:
     """Delete one terminal operation record; 409 while it is active."""
     if not delete_terminal_many([operation_id], bank_pk):
         raise InvalidTransition(operation_id, "deleted", _current_status(operation_id, bank_pk))
+
+
+# --- Scheduling (automatic retry) ------------------------------------------------------------
+
+
+def defer(
+    operation_id: object, worker_id: str, error: str, error_type: str, delay: float
+) -> bool:
+    """``running -> pending`` after a transient error: ``retry_count + 1``, eligible again at
+    ``now + delay`` (``next_retry_at``), waiting for the scheduler, ``last_error`` kept. Only
+    while this worker still owns it; the next run resumes from the committed ``progress``."""
+    now = timezone.now()
+    return bool(
+        _cas(
+            operation_id,
+            S.PENDING,
+            {S.RUNNING},
+            where=Q(worker_id=worker_id),
+            retry_count=F("retry_count") + 1,
+            next_retry_at=now + timedelta(seconds=delay),
+            last_error=f"{error_type}: {error}"[:10_000] if error_type else error[:10_000],
+            worker_id="",
+            heartbeat_at=None,
+            dispatched_at=None,
+        )
+    )
+
+
+def expedite(operation_id: object, bank_pk: int | None = None) -> bool:
+    """A deferred pending operation becomes eligible now (a manual retry of it). Not a status
+    change: ``status = 'pending' AND next_retry_at IS NOT NULL`` is the condition."""
+    query = Operation.objects.filter(pk=operation_id, status=S.PENDING, next_retry_at__isnull=False)
+    if bank_pk is not None:
+        query = query.filter(bank_id=bank_pk)
+    with transaction.atomic():
+        return bool(query.update(next_retry_at=None, updated_at=timezone.now()))

@@ -27,6 +27,7 @@ from .serializers import (
     OperationListSerializer,
     OperationSerializer,
     SubmitOperationSerializer,
+    SubmittedOperationSerializer,
 )
 from .submission import operation_id_for_key, submit
 
@@ -53,8 +54,11 @@ def operation_location(operation: Operation) -> str:
     )
 
 
-def submission_response(operation: Operation, created: bool) -> Response:
+def submission_response(operation: Operation, created: bool,
+                        deduplicated: bool = False) -> Response:
     data = OperationSerializer(operation, context={"full_result": True}).data
+    # True: an identical pending maintenance operation was returned instead of a new one.
+    data["deduplicated"] = deduplicated
     code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     return Response(data, status=code, headers={"Location": operation_location(operation)})
 
@@ -91,7 +95,8 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         )
         return Response(envelope(bank.bank_id, page))
 
-    @extend_schema(request=SubmitOperationSerializer, responses={202: OperationSerializer})
+    @extend_schema(request=SubmitOperationSerializer,
+                   responses={202: SubmittedOperationSerializer, 200: SubmittedOperationSerializer})
     def create(self, request: Request, bank_id: str) -> Response:
         bank = self.get_bank()
         body = SubmitOperationSerializer(data=request.data)
@@ -102,7 +107,7 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         if op_id is None and key:
             op_id = operation_id_for_key(bank, key)
         result = submit(bank, op_type, data, op_id)
-        return submission_response(result.operation, result.created)
+        return submission_response(result.operation, result.created, result.deduplicated)
 
     @extend_schema(
         parameters=[OpenApiParameter("wait", float, description="long-poll seconds (<= 60)")],

@@ -26,6 +26,7 @@ SUB_BATCH = 50  # memories per set of queries; the deadline is checked between t
 class GraphUpdateJob(Job):
     type = OperationType.GRAPH_UPDATE
     stage = "linking memories"
+    single_flight = True
 
     def validate_payload(self, bank: Any, payload: dict) -> dict:
         # K is fixed at submission, so a resumed or retried run links the same way.

@@ -27,6 +27,7 @@ MAX_NAMED = 10_000
 class RegenerateObservationsJob(Job):
     type = OperationType.REGENERATE_OBSERVATIONS
     stage = "synthesising observations"
+    single_flight = True
 
     def validate_payload(self, bank: Any, payload: dict) -> dict:
         names = payload.get("entities")

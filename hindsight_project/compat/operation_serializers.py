@@ -80,6 +80,13 @@ class CompatOperationActionSerializer(serializers.Serializer):
     operation_id = serializers.CharField()
 
 
+class CompatConsolidationSerializer(serializers.Serializer):
+    """Answer of ``POST .../consolidate`` (the client's ``ConsolidationResponse``)."""
+
+    operation_id = serializers.CharField()
+    deduplicated = serializers.BooleanField()
+
+
 class CompatErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 

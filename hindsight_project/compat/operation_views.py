@@ -19,10 +19,13 @@ from banks.models import Bank
 from operations import services
 from operations.exceptions import OperationNotFound
 from operations.models import OperationPayload
+from operations.states import OperationType
+from operations.submission import submit
 
 from . import operations as compat
 from .http import CompatAPIView
 from .operation_serializers import (
+    CompatConsolidationSerializer,
     CompatErrorSerializer,
     CompatOperationActionSerializer,
     CompatOperationsListSerializer,
@@ -138,3 +141,19 @@ class OperationDeleteView(CompatAPIView):
         return act_on_operation(request, bank_id, operation_id, "deleted",
                                 services.delete_operation)
 
+
+
+class ConsolidateView(CompatAPIView):
+    @extend_schema(
+        operation_id="compat_trigger_consolidation",
+        tags=TAGS,
+        request=None,
+        responses={200: CompatConsolidationSerializer, 404: CompatErrorSerializer},
+    )
+    def post(self, request: Request, bank_id: str) -> Response:
+        """Start a consolidation (``regenerate_observations``) of the bank. While an identical
+        one is still pending, that one is returned with ``deduplicated: true``."""
+        bank = visible_bank(request, bank_id)
+        result = submit(bank, OperationType.REGENERATE_OBSERVATIONS, {})
+        return Response({"operation_id": str(result.operation.pk),
+                         "deduplicated": result.deduplicated})

@@ -3,7 +3,9 @@
 Only names and shapes change here; every value comes from the same ``Operation`` row the native
 API serializes. Vocabulary: status ``running`` is ``processing`` on this surface, types are
 ``batch_retain`` / ``consolidation`` / ``graph_maintenance``, ``error`` is ``error_message``,
-``total`` is ``items_count`` and ``progress.total``, and ``lost_count`` is ``retry_count``.
+``total`` is ``items_count`` and ``progress.total``, ``retry_count`` counts automatic re-runs
+(after transient errors and lost workers) and ``next_retry_at`` is set while a deferred
+operation waits for its retry.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from operations.models import Operation, OperationItemFailure
 from operations.registry import get_job
 from operations.services import parse_operation_id as parse_any_operation_id
-from operations.states import is_terminal
+from operations.states import OperationStatus, is_terminal
 
 from .vocabulary import (
     compat_status,
@@ -36,6 +38,13 @@ def progress(operation: Operation) -> dict[str, Any]:
     }
 
 
+def next_retry_at(operation: Operation) -> str | None:
+    """When a deferred operation runs again; only while it waits (``pending``)."""
+    if operation.status != OperationStatus.PENDING:
+        return None
+    return iso(operation.next_retry_at)
+
+
 def operation_row(operation: Operation) -> dict[str, Any]:
     """One row of ``GET .../operations`` (the client's ``OperationResponse``)."""
     op_id = str(operation.pk)
@@ -54,8 +63,8 @@ def operation_row(operation: Operation) -> dict[str, Any]:
         "updated_at": iso(operation.updated_at),
         "status": compat_status(operation.status),
         "error_message": operation.error,
-        "retry_count": operation.lost_count,
-        "next_retry_at": None,
+        "retry_count": operation.retries,
+        "next_retry_at": next_retry_at(operation),
         "progress": progress(operation),
     }
 
@@ -93,7 +102,7 @@ def operation_status(operation: Operation, payload: dict | None = None) -> dict[
         "completed_at": iso(operation.completed_at),
         "error_message": row["error_message"],
         "retry_count": row["retry_count"],
-        "next_retry_at": None,
+        "next_retry_at": row["next_retry_at"],
         "progress": row["progress"],
         "result_metadata": result_metadata(operation),
         "details": None,

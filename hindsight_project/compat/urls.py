@@ -49,6 +49,8 @@ urlpatterns = [
     path(OPERATION, operations.OperationDetailView.as_view(), name="compat-operation"),
     path("banks/<bank_id:bank_id>/operations", operations.OperationListView.as_view(),
          name="compat-operations"),
+    path("banks/<bank_id:bank_id>/consolidate", operations.ConsolidateView.as_view(),
+         name="compat-consolidate"),
     path("banks/<bank_id:bank_id>/memories/recall", banks.RecallView.as_view(),
          name="compat-recall"),
     path("banks/<bank_id:bank_id>/memories/list", banks.MemoryListView.as_view(),

@@ -21,6 +21,8 @@ STACK_ENV = {
     # faulty item relative to chunk boundaries (time-based sizing: tests/operations).
     "HINDSIGHT_CHUNK_SECONDS": "60",
     "HINDSIGHT_MAX_ATTEMPTS": "4",
+    # Automatic retries after transient faults come quickly (tests/scale/test_scheduling.py).
+    "HINDSIGHT_RETRY_SCHEDULE": "0.5",
 }
 
 

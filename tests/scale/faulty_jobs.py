@@ -4,7 +4,10 @@ identically except for items whose metadata asks for a fault:
 
 - ``{"fault": "kill"}``: the process running the chunk SIGKILLs itself (a poison pill);
 - ``{"fault": "hang"}``: the chunk sleeps for an hour (a worker that never acknowledges a cancel);
-- ``{"fault": "slow:<seconds>"}``: the item takes that long (a batch long enough to act mid-run).
+- ``{"fault": "slow:<seconds>"}``: the item takes that long (a batch long enough to act mid-run);
+- ``{"fault": "transient-once"}``: the chunk raises ``TransientError`` on the first run only;
+- ``{"fault": "pgterm-once"}``: on the first run only, the chunk's PostgreSQL backend is
+  terminated with ``pg_terminate_backend`` (a database restart or failover mid-chunk).
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import os
 import signal
 import time
 
+from django.db import connection
+
 from banks.jobs.batch_retain import BatchRetainJob
+from operations.exceptions import TransientError
 from operations.registry import ChunkOutcome, register
 
 
@@ -28,6 +34,11 @@ class FaultInjectingBatchRetain(BatchRetainJob):
                 time.sleep(3600)
             elif fault.startswith("slow:"):
                 time.sleep(float(fault.split(":", 1)[1]))
+            elif fault == "transient-once" and operation.retry_count == 0:
+                raise TransientError("injected transient fault")
+            elif fault == "pgterm-once" and operation.retry_count == 0:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return super().process_chunk(operation, state, start, limit, deadline, prepared)
 
 

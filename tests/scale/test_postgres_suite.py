@@ -1,6 +1,7 @@
-"""The in-process behavioural tests of the state machine, the runner and the reaper, run a second
-time against a real PostgreSQL cluster (a child pytest with ``DATABASE_URL`` pointing at it), so
-every compare-and-set, ``SKIP LOCKED`` sweep and chunk transaction is proven on both databases."""
+"""The in-process behavioural tests of the state machine, the runner, the reaper and the
+scheduler, run a second time against a real PostgreSQL cluster (a child pytest with
+``DATABASE_URL`` pointing at it), so every compare-and-set, ``SKIP LOCKED`` sweep, advisory lock
+and chunk transaction is proven on both databases."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from tests.scale.stack import ROOT
 pytestmark = pytest.mark.slow
 
 SUITES = {
-    # The state machine, the runner, the reaper and the memory store.
+    # The state machine, the runner, the reaper, the scheduler and the memory store.
     "core": [
         "tests/operations/test_transitions.py",
         "tests/operations/test_runner.py",
         "tests/operations/test_reaper.py",
+        "tests/operations/test_scheduling.py",
         "tests/banks/test_store.py",
     ],
     # The Hindsight-compatible surface through the official client, and the security suite's

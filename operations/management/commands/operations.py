@@ -251,6 +251,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  failed   {pk}")
 
     def handle_prune(self, options: dict[str, Any]) -> None:
+        if not options["older_than"] and settings.HINDSIGHT_RETENTION_DAYS == 0:
+            raise CommandError("HINDSIGHT_RETENTION_DAYS=0 keeps operations forever; "
+                               "give --older-than to prune anyway")
         older_than = options["older_than"] or timedelta(days=settings.HINDSIGHT_RETENTION_DAYS)
         outcome = maintenance.prune_terminal(older_than, dry_run=options["dry_run"])
         if options["json"]:
