@@ -320,3 +320,15 @@ X_FRAME_OPTIONS = "DENY"
 # makes even settings import refuse.
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUCTION", False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (HINDSIGHT_PRODUCTION=1)")
+
+# --- Outages (issue 17; docs/scale-out.md "Outages") -------------------------------------------
+# An RQ worker that lost Redis probes it again after this many seconds, doubling (with jitter)
+# up to the maximum; it keeps running its current operation and reaping meanwhile.
+HINDSIGHT_REDIS_BACKOFF_INITIAL = env_float("HINDSIGHT_REDIS_BACKOFF_INITIAL", 0.5, minimum=0.01)
+HINDSIGHT_REDIS_BACKOFF_MAX = env_float(
+    "HINDSIGHT_REDIS_BACKOFF_MAX", 30.0, minimum=HINDSIGHT_REDIS_BACKOFF_INITIAL
+)
+# While the database is unreachable the API answers 503 with this Retry-After (seconds).
+HINDSIGHT_DB_RETRY_AFTER = env_int("HINDSIGHT_DB_RETRY_AFTER", 5, minimum=1)
+# Innermost, so that it sees view exceptions (process_exception) before any other middleware.
+MIDDLEWARE = [*MIDDLEWARE, "hindsight_project.middleware.DatabaseUnavailableMiddleware"]
