@@ -34,10 +34,12 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import worker_registration
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.logutils import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.utils import now
-from rq.worker import DequeueStrategy, StopRequested, Worker
+from rq.worker import Worker
+from rq.worker.base import DequeueStrategy
 
 from . import presence
 from .rq_executor import OWNER_KIND, RQExecutor
@@ -81,6 +83,8 @@ class HindsightWorker(Worker):
             self.log.addFilter(_QUIET)
         self._redis_lost_at: float | None = None  # monotonic time of the outage going on
         self._probe: redis.Redis | None = None
+        self._log_setup: tuple[str | None, str, str] = (
+            None, DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT)
 
     # -- the work loop -------------------------------------------------------------------------
     def work(
@@ -102,10 +106,14 @@ class HindsightWorker(Worker):
         presence.started(self.name)
         sweeper.start()
         self._dequeue_strategy = dequeue_strategy
+        self._log_setup = (logging_level, date_format, log_format)
         completed = 0
         self._install_signal_handlers()
         try:
-            self._register(logging_level, date_format, log_format)
+            try:
+                self._join()
+            except (*REDIS_DOWN, RedisLost) as exc:  # started while Redis is down: wait
+                self._reconnect(exc)
             if with_scheduler:
                 self._start_scheduler(burst, logging_level, date_format, log_format)
             while True:
@@ -141,17 +149,14 @@ class HindsightWorker(Worker):
             presence.stopped(self.name)
         return bool(completed)
 
-    def _register(self, logging_level: str | None, date_format: str, log_format: str) -> None:
-        """RQ's bootstrap (birth, pubsub subscription), waiting for Redis if it is down now."""
-        while True:
-            try:
-                if self.birth_date is None:
-                    self.bootstrap(logging_level, date_format, log_format)
-                else:  # born before the outage: Redis may have forgotten us
-                    self._rejoin()
-                return
-            except (*REDIS_DOWN, RedisLost) as exc:
-                self._reconnect(exc)
+    def _join(self) -> None:
+        """Register with Redis: RQ's bootstrap (birth, pubsub subscription) the first time,
+        ``_rejoin`` after an outage (Redis may have forgotten this worker)."""
+        if self.birth_date is None:
+            self._learn_address()
+            self.bootstrap(*self._log_setup)
+        else:
+            self._rejoin()
 
     # -- riding out an outage ------------------------------------------------------------------
     def _lost(self, exc: BaseException) -> None:
@@ -159,13 +164,14 @@ class HindsightWorker(Worker):
         if self._redis_lost_at is not None:
             return
         self._redis_lost_at = time.monotonic()
-        busy = f" (job {self.get_current_job_id()} carries on)" if self._horse_pid else ""
+        busy = " (the operation it is running carries on)" if self._horse_pid else ""
+        reason = str(exc) if isinstance(exc, RedisLost) else f"{type(exc).__name__}: {exc}"
         logger.warning(
-            "Worker %s: lost Redis: %s: %s%s; reconnecting with backoff (%.1fs doubling up to "
+            "Worker %s: lost Redis (%s)%s; reconnecting with backoff (%.1fs doubling up to "
             "%.0fs); operations running here go on and commit through the database",
-            self.name, type(exc).__name__, exc, busy, settings.HINDSIGHT_REDIS_BACKOFF_INITIAL,
+            self.name, reason, busy, settings.HINDSIGHT_REDIS_BACKOFF_INITIAL,
             settings.HINDSIGHT_REDIS_BACKOFF_MAX)
-        presence.redis_lost(self.name, f"{type(exc).__name__}: {exc}")
+        presence.redis_lost(self.name, reason)
 
     def _back(self, attempts: int) -> None:
         lost_at, self._redis_lost_at = self._redis_lost_at, None
@@ -175,7 +181,7 @@ class HindsightWorker(Worker):
         presence.redis_back(self.name)
 
     def _reconnect(self, exc: BaseException) -> None:
-        """Wait for Redis with capped, jittered backoff, then register again. Returns once
+        """Wait for Redis with capped, jittered backoff, then register (again). Returns once
         registered; a stop request (SIGTERM/SIGINT) raises ``StopRequested`` out of the wait."""
         self._lost(exc)
         attempts = 0
@@ -191,7 +197,7 @@ class HindsightWorker(Worker):
             # Sockets of the old connection are dead; the next command opens a fresh one.
             self.connection.connection_pool.disconnect()
             try:
-                self._rejoin()
+                self._join()
             except REDIS_DOWN:
                 continue
             self._back(attempts)
@@ -217,6 +223,7 @@ class HindsightWorker(Worker):
         """Put this worker back in RQ's registry and pubsub channel: after a restart without
         persistence Redis knows nothing of it (the dashboard and ``/health`` count workers
         there, and stop-job commands arrive on the channel)."""
+        self._learn_address()
         self.last_heartbeat = now()
         with self.connection.pipeline() as pipeline:
             pipeline.hset(self.key, mapping=self.serialize())
@@ -229,6 +236,18 @@ class HindsightWorker(Worker):
             self.subscribe()
 
     # -- RQ's Redis bookkeeping, made survivable ---------------------------------------------
+    def _set_ip_address(self, connection: redis.Redis) -> None:
+        # RQ asks Redis for this worker's address in __init__: a worker started while Redis is
+        # down would exit before it could wait. The address is learnt again in _rejoin.
+        try:
+            super()._set_ip_address(connection)
+        except REDIS_DOWN:
+            self.ip_address = "unknown"
+
+    def _learn_address(self) -> None:
+        if self.ip_address == "unknown":
+            super()._set_ip_address(self.connection)
+
     def heartbeat(self, timeout: int | None = None, pipeline: object = None) -> None:
         try:
             super().heartbeat(timeout, pipeline)
