@@ -108,6 +108,7 @@ def test_operation_running_through_an_outage_longer_than_stale_after_is_not_reap
 ):
     # Chunks of 10 items taking 2.5 s each (> STALE_AFTER): only the heartbeat thread, which
     # writes to the database, keeps the operation from being reaped.
+    pids = [worker.pid for worker in stack.workers]
     op = stack.retain_async(bank_id, contents(50, fault="slow:0.25"))
     op_id = op["operation_id"]
     stack.wait_progress(bank_id, op_id, at_least=10)
@@ -127,6 +128,9 @@ def test_operation_running_through_an_outage_longer_than_stale_after_is_not_reap
     after = stack.retain_async(bank_id, contents(5, prefix="after"))
     final = stack.wait_status(bank_id, after["operation_id"], {"completed", "failed"})
     assert (final["status"], final["attempt"]) == ("completed", 1)
+    # The worker that ran it through the outage is still serving, like the idle one.
+    assert [worker.pid for worker in stack.workers] == pids
+    assert all(worker.poll() is None for worker in stack.workers)
 
 
 def test_worker_started_while_redis_is_down_waits_for_it_instead_of_exiting(stack, bank_id):
