@@ -100,7 +100,8 @@ class RunScale:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         with contextlib.suppress(AssertionError):
-            wait_until(lambda: not self.group(), timeout=30, what="run-scale stopped")
+            wait_until(lambda: self.process.poll() is not None and not self.group(), timeout=30,
+                       what="run-scale stopped")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
