@@ -37,35 +37,47 @@ run: migrate $(SECRET_FILE)
 		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
 		--timeout 120 --graceful-timeout 30 --access-logfile -
 
-# Scale-out on one machine, for trying it: local redis-server (port REDIS_PORT, default 6380),
-# PostgreSQL via DATABASE_URL or the SQLite file, the API and WORKERS (2) RQ workers.
-# Production layout: docs/scale-out.md.
 # Scale-out on one machine, for trying it: a throwaway redis-server (unless REDIS_URL is given),
 # the database of DATABASE_URL (SQLite file by default), the API on gunicorn and $(WORKERS) RQ
-# workers (settings.RQ["WORKER_CLASS"] adds the liveness sweeper). Ctrl-C stops everything.
-# Production layout: docs/scale-out.md.
+# workers (settings.RQ["WORKER_CLASS"] adds the liveness sweeper). A worker or the throwaway
+# redis-server that dies is started again, with a line saying so (the other workers ride a Redis
+# outage out by themselves); only the API exiting, or Ctrl-C, stops everything.
+# Production layout (systemd units with Restart=always): docs/scale-out.md.
 WORKERS ?= 2
 REDIS_PORT ?= 6380
 run-scale: migrate $(SECRET_FILE)
-	@set -euo pipefail; \
+	@set -uo pipefail; \
 	export HINDSIGHT_EXECUTOR=rq; \
 	if [ -z "$${SECRET_KEY:-}$${SECRET_KEY_FILE:-}" ]; then \
 		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
 	export REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$(REDIS_PORT)/0}"; \
-	pids=(); \
-	trap 'trap - EXIT INT TERM; kill $${pids[@]} 2>/dev/null || true; wait || true' EXIT INT TERM; \
+	redis_pid=""; api_pid=""; workers=(); \
+	trap 'trap - EXIT INT TERM; kill $$redis_pid $$api_pid $${workers[@]} 2>/dev/null || true; \
+		wait || true; exit' EXIT INT TERM; \
+	start_redis() { redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir data/redis \
+		--save "" --appendonly no --loglevel warning & redis_pid=$$!; }; \
 	if [ "$$REDIS_URL" = "redis://127.0.0.1:$(REDIS_PORT)/0" ]; then \
-		mkdir -p data/redis; \
-		redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir data/redis \
-			--save "" --appendonly no --loglevel warning & pids+=($$!); \
-	fi; \
-	$(PY) manage.py collectstatic --noinput -v0; \
-	for _ in $$(seq 1 $(WORKERS)); do $(PY) manage.py rqworker default & pids+=($$!); done; \
+		mkdir -p data/redis; start_redis; fi; \
+	$(PY) manage.py collectstatic --noinput -v0 || exit 1; \
+	for i in $$(seq 1 $(WORKERS)); do $(PY) manage.py rqworker default & workers[$$i]=$$!; done; \
 	$(VENV)/bin/gunicorn hindsight_project.wsgi:application --bind $(HOST):$(PORT) \
 		--workers 2 --worker-class gthread --threads 16 --timeout 120 --access-logfile - \
-		& pids+=($$!); \
+		& api_pid=$$!; \
 	echo "scale-out: API http://$(HOST):$(PORT)  Redis $$REDIS_URL  workers $(WORKERS)"; \
-	wait -n
+	while true; do \
+		wait -n || true; \
+		if ! kill -0 $$api_pid 2>/dev/null; then \
+			echo "scale-out: the API (pid $$api_pid) exited; stopping everything"; exit 1; fi; \
+		if [ -n "$$redis_pid" ] && ! kill -0 $$redis_pid 2>/dev/null; then \
+			echo "scale-out: redis-server (pid $$redis_pid) exited; starting it again (empty)"; \
+			sleep 1; start_redis; fi; \
+		for i in "$${!workers[@]}"; do \
+			if ! kill -0 $${workers[$$i]} 2>/dev/null; then \
+				echo "scale-out: worker $$i (pid $${workers[$$i]}) exited; restarting it"; \
+				sleep 1; $(PY) manage.py rqworker default & workers[$$i]=$$!; \
+				echo "scale-out: worker $$i restarted as pid $${workers[$$i]}"; fi; \
+		done; \
+	done
 
 # Debian packages the suite starts for real: redis-server, PostgreSQL, chromium.
 system-deps:

@@ -7,9 +7,12 @@ own shapes (``hindsight_project.compat.errors``); see docs/api.md."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from rest_framework import status as http
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -28,6 +31,23 @@ from operations.exceptions import (
     UnsupportedOperationType,
     WebhookNotFound,
 )
+
+logger = logging.getLogger(__name__)
+
+# The database cannot be reached or written right now (PostgreSQL restarting, a connection cut,
+# SQLite's file read-only or its disk full, its lock held past the busy timeout): nothing was
+# committed, and the same request will work once it is back. Both surfaces say so with a 503.
+DATABASE_UNAVAILABLE = "database unavailable, retry"
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def database_unavailable_body(exc: Exception) -> tuple[dict[str, str], dict[str, str]]:
+    """The body and headers of the 503 for a database error (the same on every surface); the
+    error itself goes to the log, never to the client."""
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return ({"detail": DATABASE_UNAVAILABLE},
+            {"Retry-After": str(settings.HINDSIGHT_DB_RETRY_AFTER)})
+
 
 STATUS_BY_EXCEPTION: dict[type[HindsightError], int] = {
     OperationNotFound: http.HTTP_404_NOT_FOUND,
@@ -65,6 +85,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return drf_exception_handler(ValidationError(exc.errors), context)
     if isinstance(exc, HindsightError):
         return Response(error_body(exc), status=http_status_for(exc))
+    if isinstance(exc, DATABASE_ERRORS):
+        body, headers = database_unavailable_body(exc)
+        return Response(body, status=http.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"detail": f"request body is over the limit: {exc}", "code": "limit_exceeded",

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from operations import presence
 from operations.executor import get_executor
 
 STARTED = time.monotonic()
@@ -28,29 +29,45 @@ FEATURES = {
 }
 
 
-def _database_ok() -> bool:
+def _database_error() -> str | None:
+    """None if the database answers, else why not."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
-    except Exception:
-        return False
+            return None if cursor.fetchone() == (1,) else "SELECT 1 returned something else"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    database = _database_ok()
+    """200 when the database and the executor (RQ: Redis) answer, else 503 with the reasons.
+    In scale-out it also says what the workers reported to the database -- alive, and how many
+    are waiting for Redis -- which stays known while Redis is down."""
+    database_error = _database_error()
     try:
         executor = get_executor().health()
     except Exception as exc:
         executor = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-    healthy = database and executor.get("status") == "ok"
+    reasons = []
+    if database_error is not None:
+        reasons.append(f"database unavailable: {database_error}")
+    if executor.get("status") != "ok":
+        what = "redis" if executor.get("type") == "rq" else "executor"
+        reasons.append(f"{what} unavailable: {executor.get('error', 'not ok')}")
     body = {
-        "status": "healthy" if healthy else "unhealthy",
-        "database": "connected" if database else "unavailable",
+        "status": "unhealthy" if reasons else "healthy",
+        "database": "connected" if database_error is None else "unavailable",
         "executor": executor,
         "version": settings.HINDSIGHT_VERSION,
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    if settings.HINDSIGHT_EXECUTOR == "rq" and database_error is None:
+        try:
+            body["workers"] = presence.workers_state().as_dict()
+        except Exception as exc:  # the database went away between the two queries
+            reasons.append(f"database unavailable: {type(exc).__name__}: {exc}")
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+    return JsonResponse(body, status=503 if reasons else 200)
 
 
 def live(request: HttpRequest) -> JsonResponse:

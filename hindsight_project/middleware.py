@@ -1,4 +1,5 @@
-"""Refuse oversized bodies before anything reads them."""
+"""Refuse oversized bodies before anything reads them; answer 503, not 500, when the database
+is unreachable on a page no API error handler covers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .api_errors import DATABASE_ERRORS, database_unavailable_body
 
 
 class BodySizeLimitMiddleware:
@@ -29,3 +32,21 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """503 + ``Retry-After`` for a database error raised by a view outside the two APIs (admin,
+    the django-rq dashboard...), the API surfaces' own error handlers having answered theirs
+    already (``api_errors.DATABASE_ERRORS``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        body, headers = database_unavailable_body(exception)
+        return JsonResponse(body, status=503, headers=headers)

@@ -363,3 +363,15 @@ HINDSIGHT_TIME_LIMITS = {
 }
 # How often the sweeper prunes terminal operations older than HINDSIGHT_RETENTION_DAYS.
 HINDSIGHT_PRUNE_INTERVAL = env_float("HINDSIGHT_PRUNE_INTERVAL", 3600.0, minimum=1)
+
+# --- Outages (issue 17; docs/scale-out.md "Outages") -------------------------------------------
+# An RQ worker that lost Redis probes it again after this many seconds, doubling (with jitter)
+# up to the maximum; it keeps running its current operation and reaping meanwhile.
+HINDSIGHT_REDIS_BACKOFF_INITIAL = env_float("HINDSIGHT_REDIS_BACKOFF_INITIAL", 0.5, minimum=0.01)
+HINDSIGHT_REDIS_BACKOFF_MAX = env_float(
+    "HINDSIGHT_REDIS_BACKOFF_MAX", 30.0, minimum=HINDSIGHT_REDIS_BACKOFF_INITIAL
+)
+# While the database is unreachable the API answers 503 with this Retry-After (seconds).
+HINDSIGHT_DB_RETRY_AFTER = env_int("HINDSIGHT_DB_RETRY_AFTER", 5, minimum=1)
+# Innermost, so that it sees view exceptions (process_exception) before any other middleware.
+MIDDLEWARE = [*MIDDLEWARE, "hindsight_project.middleware.DatabaseUnavailableMiddleware"]

@@ -20,9 +20,10 @@ from django.db.models import Count, F, Min, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import presence
 from .executor import get_executor
 from .models import Operation
 from .states import OperationStatus, OperationType
@@ -107,6 +108,26 @@ class OperationsCollector(Collector):
         for kind, n in sorted(totals.items()):
             retried.add_metric([kind], n)
         yield retried
+        if settings.HINDSIGHT_EXECUTOR == "rq":
+            yield from self._workers()
+
+    @staticmethod
+    def _workers() -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        # From the rows every RQ worker keeps (operations.presence), not from Redis: the figures
+        # matter most while Redis is down, and the counter outlives a Redis restarted empty.
+        state = presence.workers_state()
+        reconnects = CounterMetricFamily(
+            "hindsight_redis_reconnects",
+            "Times an RQ worker got Redis back after losing it, summed over the workers of the "
+            "last week (a worker record dropped after a week reads as a counter reset)")
+        reconnects.add_metric([], state.reconnects_total)
+        yield reconnects
+        workers = GaugeMetricFamily(
+            "hindsight_workers", "RQ workers alive (seen by the database within "
+            "HINDSIGHT_STALE_AFTER), by whether they reach Redis", labels=["redis"])
+        workers.add_metric(["up"], state.alive - state.waiting_for_redis)
+        workers.add_metric(["down"], state.waiting_for_redis)
+        yield workers
 
     def _executor(self) -> Iterator[GaugeMetricFamily]:
         try:

@@ -111,10 +111,33 @@ class OperationItemFailure(models.Model):
         return f"{self.operation_id}[{self.index}]: {self.error}"
 
 
+class WorkerPresence(models.Model):
+    """One RQ worker process as the database sees it: whether it can reach Redis and how often it
+    reconnected. Kept here, not in Redis, so that ``/health`` and ``/metrics`` can tell an
+    operator that the workers are alive and waiting while Redis itself is gone. Written only by
+    ``operations.presence``."""
+
+    name = models.CharField(max_length=200, primary_key=True)  # the RQ worker name
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()  # advanced by the worker's sweeper every pass
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    redis_down_since = models.DateTimeField(null=True, blank=True)  # null: Redis reachable
+    redis_error = models.CharField(max_length=500, blank=True, default="")
+    reconnects = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"worker {self.name} ({self.host}:{self.pid})"
+
+
 # Webhook subscriptions and their outbox (issue 14), in their own module.
 from .webhook_models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery  # noqa: E402
 
 __all__ = [
     "DeliveryStatus", "Operation", "OperationItemFailure", "OperationPayload", "Webhook",
-    "WebhookAttempt", "WebhookDelivery",
+    "WebhookAttempt", "WebhookDelivery", "WorkerPresence",
 ]

@@ -69,7 +69,9 @@ def sweep(
             try:
                 dispatch(pk)
                 outcome.redispatched.append(pk)
-            except Exception:  # the transport is down; the row stays pending for the next sweep
-                logger.warning("re-dispatch of %s failed; will retry", pk, exc_info=True)
+            except Exception as exc:  # the transport is down; the row stays pending for the next
+                # sweep (one line, no traceback: an outage repeats it every pass)
+                logger.warning("re-dispatch of %s failed (%s: %s); will retry", pk,
+                               type(exc).__name__, exc)
                 break
     return outcome

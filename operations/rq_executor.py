@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import django_rq
@@ -26,6 +27,8 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -82,8 +85,9 @@ class RQExecutor:
 
     # -- transport ---------------------------------------------------------------------------
     def connection(self) -> redis.Redis:
-        """A Redis client with short socket timeouts: a dead or unreachable Redis turns a
-        dispatch into a quick error (and the outbox sweep) instead of a hung request."""
+        """A Redis client with short socket timeouts and no retry backoff: a dead or unreachable
+        Redis turns a dispatch into a quick error (and the outbox sweep) instead of a hung
+        request."""
         with self._lock:
             if self._connection is None:
                 timeout = settings.HINDSIGHT_REDIS_TIMEOUT
@@ -92,6 +96,10 @@ class RQExecutor:
                     socket_connect_timeout=timeout,
                     socket_timeout=timeout,
                     health_check_interval=30,
+                    # One immediate retry (a pooled socket left dead by a Redis restart), no
+                    # backoff: redis-py's default sleeps for seconds per command, which would
+                    # stall submits and every sweep of an outage.
+                    retry=Retry(NoBackoff(), 1),
                 )
             return self._connection
 
@@ -108,26 +116,39 @@ class RQExecutor:
     def dispatch(self, operation_id: str) -> None:
         """Enqueue the operation's one RQ job (id = operation id) unless it is already waiting.
 
-        A job left ``started`` by a dead worker is enqueued again: the operation is pending in
-        the database, so nobody runs it. Raises on a Redis error; callers keep the row pending.
+        A job left ``started`` by a dead worker, or forgotten by a Redis that restarted empty, is
+        enqueued again: the operation is pending in the database, so nobody runs it. The check
+        and the enqueue are one Redis transaction (WATCH on the job's key), so sweepers of
+        several processes re-dispatching at once after an outage leave one queue entry, not one
+        each. Raises on a Redis error; callers keep the row pending.
         """
         operation_id = str(operation_id)
         queue = self.queue()
-        try:
-            status = Job.fetch(operation_id, connection=queue.connection).get_status(refresh=False)
-        except NoSuchJobError:
-            status = None
-        if status in _WAITING:
-            return
-        queue.enqueue(
-            perform_operation,
-            operation_id,
-            job_id=operation_id,
-            job_timeout=settings.HINDSIGHT_JOB_TIMEOUT,
-            result_ttl=settings.HINDSIGHT_RQ_RESULT_TTL,
-            failure_ttl=settings.HINDSIGHT_RQ_FAILURE_TTL,
-            description=f"hindsight operation {operation_id}",
-        )
+        job_key = Job.key_for(operation_id)
+        for _ in range(3):
+            with queue.connection.pipeline() as pipeline:
+                try:
+                    pipeline.watch(job_key)
+                    raw = pipeline.hget(job_key, "status")
+                    if raw is not None and raw.decode() in _WAITING:
+                        return
+                    pipeline.multi()
+                    queue.enqueue(
+                        perform_operation,
+                        operation_id,
+                        job_id=operation_id,
+                        job_timeout=settings.HINDSIGHT_JOB_TIMEOUT,
+                        result_ttl=settings.HINDSIGHT_RQ_RESULT_TTL,
+                        failure_ttl=settings.HINDSIGHT_RQ_FAILURE_TTL,
+                        description=f"hindsight operation {operation_id}",
+                        pipeline=pipeline,
+                    )
+                    pipeline.execute()
+                    return
+                except redis.WatchError:
+                    continue  # someone else wrote this job meanwhile: look at it again
+        logger.warning("dispatch of %s: its RQ job kept changing; left to the next sweep",
+                       operation_id)
 
     def wake(self) -> None:
         """Hand the scheduler's next choices to RQ, only as many as there are workers to run
@@ -188,11 +209,13 @@ class RQExecutor:
             self._sweeper = self.sweeper(name="hindsight-rq-sweeper")
         self._sweeper.start()
 
-    def sweeper(self, name: str, owner_kind: str | None = None) -> Sweeper:
+    def sweeper(self, name: str, owner_kind: str | None = None,
+                on_pass: Callable[[], object] | None = None) -> Sweeper:
         """This process's liveness loop (not started). RQ workers pass ``owner_kind`` so they
-        also take over operations of dead work-horses on their machine."""
+        also take over operations of dead work-horses on their machine, and ``on_pass`` to
+        record their own liveness."""
         return Sweeper(self.dispatch, name=name, owner_kind=owner_kind,
-                       after_pass=self.stop_unacknowledged_cancels,
+                       after_pass=self.stop_unacknowledged_cancels, on_pass=on_pass,
                        quiet_errors=(redis.RedisError,), wake=self.wake)
 
     def health(self) -> dict:

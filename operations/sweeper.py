@@ -41,6 +41,7 @@ class Sweeper(threading.Thread):
         owner_kind: str | None = None,
         first_grace: float | None = None,
         after_pass: Callable[[], object] | None = None,
+        on_pass: Callable[[], object] | None = None,
         quiet_errors: tuple[type[Exception], ...] = (),
         wake: Callable[[], object] | None = None,
     ) -> None:
@@ -51,6 +52,9 @@ class Sweeper(threading.Thread):
         # The pending-row grace of the first pass (0: at start every pending row is ours).
         self.first_grace = first_grace
         self.after_pass = after_pass
+        # First thing every pass, whatever fails after it: the process's own liveness record
+        # (RQ workers: operations.presence), which must go on while the transport is down.
+        self.on_pass = on_pass
         # Transport errors expected during an outage: one line, no traceback.
         self.quiet_errors = quiet_errors
         # Tell the executor the scheduler may have work (deferred operations now due, waiting
@@ -95,6 +99,11 @@ class Sweeper(threading.Thread):
         return max(0.05, min(interval, min(candidates) + 0.05))
 
     def sweep_once(self) -> None:
+        if self.on_pass is not None:
+            try:
+                self.on_pass()
+            except Exception:
+                logger.exception("sweep: liveness record failed; will try again")
         try:
             close_old_connections()
             if self.owner_kind is not None:

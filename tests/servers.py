@@ -127,6 +127,15 @@ class RedisServer:
                 self.process.wait(timeout=15)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown of any kind, like a crash or an OOM kill); with no
+        persistence, the next ``start()`` on the same port comes back empty."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=15)
+        self.process = None
+
     def flush(self) -> None:
         import redis
 
@@ -242,6 +251,12 @@ class PostgresCluster:
             return
         with contextlib.suppress(ServerError, subprocess.TimeoutExpired):
             self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+        self.started = False
+
+    def stop_fast(self) -> None:
+        """``pg_ctl stop -m fast``: every client connection is cut (the first half of the
+        ``pg_ctl restart -m fast`` an operator runs); ``start()`` brings it back."""
+        self._run([self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"])
         self.started = False
 
     def log_tail(self) -> str:

@@ -15,7 +15,11 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from hindsight_project.api_errors import http_status_for
+from hindsight_project.api_errors import (
+    DATABASE_ERRORS,
+    database_unavailable_body,
+    http_status_for,
+)
 from operations.exceptions import (
     HindsightError,
     IdempotencyConflict,
@@ -90,6 +94,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"detail": compat_message(exc)}, status=http.HTTP_400_BAD_REQUEST)
     if isinstance(exc, HindsightError):
         return Response({"detail": compat_message(exc)}, status=http_status_for(exc))
+    if isinstance(exc, DATABASE_ERRORS):
+        body, headers = database_unavailable_body(exc)
+        return Response(body, status=http.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": f"request body is over the limit: {exc}"},
                         status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -47,6 +48,28 @@ def test_redispatch_of_a_queued_operation_adds_no_duplicate_entry(executor, bank
     for _ in range(3):
         executor.dispatch(str(op.pk))
     assert executor.queue().job_ids == [str(op.pk)]
+
+
+def test_concurrent_redispatch_after_redis_lost_the_job_leaves_one_queue_entry(executor, bank):
+    """Every process's sweeper re-dispatches the same pending rows once Redis is back empty:
+    the check and the enqueue are one Redis transaction, so racing dispatchers add one entry."""
+    ops = [str(submit_retain(bank, 1).pk) for _ in range(15)]
+    executor.queue().empty()
+    dispatchers = [RQExecutor() for _ in range(6)]  # one client (connection) per process
+    barrier = threading.Barrier(len(dispatchers))
+
+    def dispatch_all(dispatcher: RQExecutor) -> None:
+        barrier.wait()
+        for pk in ops:
+            dispatcher.dispatch(pk)
+
+    threads = [threading.Thread(target=dispatch_all, args=(d,)) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    job_ids = executor.queue().get_job_ids()
+    assert sorted(job_ids) == sorted(ops)  # each once, none twice
 
 
 def test_health_reports_queue_and_workers_when_redis_answers(executor):

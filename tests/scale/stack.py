@@ -89,6 +89,7 @@ class Stack:
         self.port = free_port()
         self.server: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.worker_logs: dict[int, Path] = {}  # worker pid -> its log file
         self._logs: list[Path] = []
         self.env = {
             **os.environ,
@@ -151,13 +152,18 @@ class Stack:
         self.server = None
 
     def start_worker(self) -> subprocess.Popen:
+        name = f"worker-{len(self._logs)}.log"
         worker = self._spawn(
             # Plain `rqworker`: settings.RQ["WORKER_CLASS"] makes it our HindsightWorker.
             [sys.executable, "manage.py", "rqworker", "default"],
-            f"worker-{len(self._logs)}.log",
+            name,
         )
         self.workers.append(worker)
+        self.worker_logs[worker.pid] = self.dir / name
         return worker
+
+    def worker_log(self, worker: subprocess.Popen) -> str:
+        return self.worker_logs[worker.pid].read_text(errors="replace")
 
     def kill_worker(self, worker: subprocess.Popen) -> None:
         """SIGKILL a worker and its work-horse at once, like a machine dying: no cleanup code of
