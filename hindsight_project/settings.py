@@ -320,3 +320,18 @@ X_FRAME_OPTIONS = "DENY"
 # makes even settings import refuse.
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUCTION", False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (HINDSIGHT_PRODUCTION=1)")
+
+# --- Read path (issue 15) -----------------------------------------------------------------------
+# `make run` serves with this many gunicorn processes (default: one per core), each with
+# HINDSIGHT_WEB_THREADS threads; every process runs the embedded executor.
+HINDSIGHT_WEB_PROCESSES = env_int("HINDSIGHT_WEB_PROCESSES", os.cpu_count() or 1, minimum=1)
+HINDSIGHT_WEB_THREADS = env_int("HINDSIGHT_WEB_THREADS", 16, minimum=1)
+# The executors' cross-process doorbell (an eventfd the gunicorn master creates before forking;
+# set by hindsight_project/gunicorn_conf.py, not by hand). 0: single process, no doorbell.
+HINDSIGHT_DOORBELL_FD = env_int("HINDSIGHT_DOORBELL_FD", 0, minimum=0)
+# Long-polls (`?wait=`) waiting at once per process; past it a request answers at once with
+# the current state (as with wait=0) instead of holding a thread.
+HINDSIGHT_MAX_WAITERS = env_int("HINDSIGHT_MAX_WAITERS", 8, minimum=0)
+# How long a process trusts its cached "does any active API key exist" answer before it checks
+# the key table's version again (one indexed read); creating or revoking a key bumps it.
+HINDSIGHT_KEY_CACHE_SECONDS = env_float("HINDSIGHT_KEY_CACHE_SECONDS", 1.0, minimum=0)

@@ -17,8 +17,10 @@ from .exceptions import InvalidOperationId, OperationNotFound
 from .executor import dispatch_on_commit, get_executor
 from .models import Operation
 from .reaper import SweepOutcome, sweep
+from .registry import render_result
 from .states import is_terminal
 from .transitions import CancelOutcome
+from .waiting import WATCHER
 
 LIST_FIELDS = (
     "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
@@ -100,31 +102,63 @@ def reap() -> SweepOutcome:
     return sweep(get_executor().dispatch)
 
 
-# --- Waiting for an operation ---------------------------------------------------------------------
+# --- Reading one operation (the status poll) --------------------------------------------------
 
 POLL_STEP = 0.05
 
 
-def version_tag(operation: Operation) -> str:
+def find_operation(banks: QuerySet[Bank], bank_id: str, operation_id: object, *,
+                   with_rendering: bool = False) -> Operation | None:
+    """The operation ``operation_id`` of bank ``bank_id`` among ``banks`` (what the caller may
+    see), in one query by primary key (bank joined); None when there is no such operation in a
+    visible bank (the caller tells which of the two is missing). ``with_rendering`` also loads
+    the stored result rendering (large for a big batch; a conditional GET does not need it)."""
+    pk = parse_operation_id(operation_id, bank_id)
+    fields = (*LIST_FIELDS, "result_rendering") if with_rendering else LIST_FIELDS
+    try:
+        return (Operation.objects.select_related("bank").only(*fields)
+                .get(pk=pk, bank__in=banks.filter(bank_id=bank_id)))
+    except Operation.DoesNotExist:
+        return None
+
+
+def result_rendering(operation: Operation) -> str:
+    """The stored JSON rendering of a terminal operation's detail result. ``complete`` stores
+    it with the transition; other terminal states are rendered by their first reader and kept."""
+    rendering = operation.result_rendering  # loads the deferred column if needed
+    if rendering is None:
+        rendering = render_result(operation)
+        transitions.store_rendering(operation.pk, operation.updated_at, rendering)
+        operation.result_rendering = rendering
+    return rendering
+
+
+def version_tag(operation: Operation, variant: str = "") -> str:
     """Changes with every visible change of the operation (every one goes through
-    ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``."""
-    return f'"{operation.pk.hex}-{int(operation.updated_at.timestamp() * 1_000_000)}"'
+    ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``. Computed
+    from the row alone, so a matching ``If-None-Match`` is answered without rendering anything.
+    ``variant`` tells representations of one version apart (``?fields=``, ``?result=``)."""
+    stamp = int(operation.updated_at.timestamp() * 1_000_000)
+    return f'"{operation.pk.hex}-{stamp}{variant}"'
 
 
-def wait_for_change(bank: Bank, operation_id: object, known: str | None,
-                    timeout: float) -> Operation:
-    """The operation once its ``version_tag`` differs from ``known``, it is terminal, or
-    ``timeout`` seconds have passed (a long-poll)."""
-    operation = get_operation(bank, operation_id)
-    deadline = time.monotonic() + timeout
-    while (
-        known == version_tag(operation)
-        and not is_terminal(operation.status)
-        and time.monotonic() < deadline
-    ):
-        time.sleep(POLL_STEP * 2)
-        operation = get_operation(bank, operation_id)
-    return operation
+def wait_for_change(operation: Operation, timeout: float) -> Operation | None:
+    """Long-poll: the operation once its version differs from ``operation``'s, or after
+    ``timeout`` seconds (then the same version). Parks on the process's watcher, which reads
+    every waited-on operation's version in one query per tick. None, at once, when this process
+    already holds ``HINDSIGHT_MAX_WAITERS`` waiting requests (the caller answers 429)."""
+    if is_terminal(operation.status) or timeout <= 0:
+        return operation
+    changed = WATCHER.wait(operation.pk, operation.updated_at, timeout)
+    if changed is None:
+        return None
+    if not changed:
+        return operation
+    bank = operation.bank
+    fresh = find_operation(Bank.objects.filter(pk=bank.pk), bank.bank_id, operation.pk)
+    if fresh is None:
+        raise OperationNotFound(operation.pk, bank.bank_id)
+    return fresh
 
 
 def wait_until_terminal(operation: Operation, timeout: float) -> Operation:
