@@ -65,7 +65,8 @@ def start_server(workdir: Path, processes: int) -> tuple[subprocess.Popen, str, 
     port = free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "python:hindsight_project.gunicorn_conf",
-         "hindsight_project.wsgi:application", "--bind", f"127.0.0.1:{port}"],
+         "hindsight_project.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--access-logfile", "-"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
