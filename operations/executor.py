@@ -70,6 +70,7 @@ class EmbeddedExecutor:
         self._sweeper: Sweeper | None = None
         self._doorbell = doorbell if _is_eventfd(doorbell) else 0  # 0: queue here
         self._stopping = threading.Event()
+        self._listener: threading.Thread | None = None
 
     # -- dispatch ---------------------------------------------------------------------------
     def dispatch(self, operation_id: str) -> None:
@@ -151,14 +152,17 @@ class EmbeddedExecutor:
                                     owner_kind=OWNER_KIND, first_grace=0)
         self._sweeper.start()
         if self._doorbell:
-            threading.Thread(target=self._answer_doorbell, name="hindsight-doorbell",
-                             daemon=True).start()
+            self._listener = threading.Thread(target=self._answer_doorbell,
+                                              name="hindsight-doorbell", daemon=True)
+            self._listener.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop sweeping and let running operations finish their current run."""
         self._stopping.set()
         if self._sweeper is not None:
             self._sweeper.stop()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
         self._pool.shutdown(wait=wait)
 
     def idle(self) -> bool:

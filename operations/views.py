@@ -15,7 +15,7 @@ from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from banks.access import visible_bank, visible_banks
+from banks.access import bank_scope, visible_bank, visible_banks
 from banks.models import Bank
 from hindsight_project.pagination import paginate_newest_first
 
@@ -32,7 +32,7 @@ from .serializers import (
     SubmitOperationSerializer,
     render_detail,
 )
-from .states import is_terminal
+from .states import OperationStatus, OperationType, is_terminal
 from .submission import operation_id_for_key, submit
 
 
@@ -49,6 +49,28 @@ def parse_wait(request: Request) -> float:
             {"wait": [f"Must be between 0 and {settings.HINDSIGHT_MAX_WAIT_SECONDS} seconds."]}
         )
     return wait
+
+
+SIMPLE_LIST_PARAMS = frozenset({"status", "type", "limit", "offset", "cursor"})
+CHOICES = {"status": frozenset(OperationStatus.values), "type": frozenset(OperationType.values)}
+
+
+def simple_filters(params: Any) -> dict[str, list[str]] | None:
+    """The lookups of the common list query (valid ``status``/``type`` values, paging), applied
+    without building the filter set's form (a third of a list request's time); None for anything
+    else, which goes through the filter set and its error messages."""
+    if not params.keys() <= SIMPLE_LIST_PARAMS:
+        return None
+    lookups = {}
+    for name, choices in CHOICES.items():
+        values = [part.strip() for raw in params.getlist(name) for part in raw.split(",")
+                  if part.strip()]
+        if not values:
+            continue
+        if not choices.issuperset(values):
+            return None
+        lookups[f"{name}__in"] = values
+    return lookups
 
 
 def operation_location(operation: Operation) -> str:
@@ -91,9 +113,12 @@ class BankOperationViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=OperationListSerializer)
     def list(self, request: Request, bank_id: str) -> Response:
         bank = self.get_bank()
-        page = paginate_newest_first(
-            self.filter_queryset(self.get_queryset()), request, f"bank:{bank.pk}"
-        )
+        lookups = simple_filters(request.query_params)
+        if lookups is None:
+            operations = self.filter_queryset(self.get_queryset())
+        else:
+            operations = self.get_queryset().filter(**lookups)
+        page = paginate_newest_first(operations, request, f"bank:{bank.pk}")
         return Response(envelope(bank.bank_id, page))
 
     @extend_schema(request=SubmitOperationSerializer, responses={202: OperationSerializer})
@@ -125,10 +150,10 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         view = DetailView.from_query(request.query_params)
         wait = parse_wait(request)
         known = request.headers.get("If-None-Match")
-        banks = visible_banks(request)
         try:
             operation = services.find_operation(
-                banks, bank_id, operation_id, with_rendering=known is None and view.full_result)
+                bank_id, operation_id, bank_scope(request),
+                with_rendering=known is None and view.full_result)
         except InvalidOperationId:
             visible_bank(request, bank_id)  # an unknown bank is reported first
             raise

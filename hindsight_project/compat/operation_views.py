@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from banks.access import visible_bank, visible_banks
+from banks.access import bank_scope, visible_bank
 from banks.models import Bank
 from operations import services
 from operations.exceptions import OperationNotFound
@@ -91,7 +91,7 @@ class OperationDetailView(CompatAPIView):
         except OperationNotFound:
             visible_bank(request, bank_id)
             raise
-        operation = services.find_operation(visible_banks(request), bank_id, op_id)
+        operation = services.find_operation(bank_id, op_id, bank_scope(request))
         if operation is None:
             visible_bank(request, bank_id)
         include_payload = validated_query(OperationStatusQuery, request)["include_payload"]
