@@ -183,7 +183,7 @@ def fill_operations(db: Path, bank_pk: int, count: int) -> None:
             makers.append(known[name])
         elif notnull and default is None:
             names.append(name)
-            filler = 0 if kind.lower() in ("integer", "bigint", "bool", "real") else ""
+            filler = 0 if any(t in kind.lower() for t in ("int", "bool", "real")) else ""
             makers.append(lambda i, t, v=filler: v)
     sql = (f"INSERT INTO operations_operation ({', '.join(names)}) "
            f"VALUES ({', '.join('?' * len(names))})")
