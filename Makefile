@@ -27,15 +27,16 @@ $(SECRET_FILE):
 	mkdir -p $(dir $@)
 	(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
 
-# Embedded default: SQLite + in-process executor, on gunicorn (one process, threads: the
-# executor's thread pool lives in that process; long-polls hold a thread each).
+# Embedded default: SQLite + in-process executor, on gunicorn with one process per core
+# (HINDSIGHT_WEB_PROCESSES overrides), each with threads and its own executor threads; the
+# settings are in hindsight_project/gunicorn_conf.py.
 run: migrate $(SECRET_FILE)
-	$(PY) manage.py collectstatic --noinput -v0
-	if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
+	@$(PY) manage.py collectstatic --noinput -v0
+	@if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
 		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
-	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
-		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
-		--timeout 120 --graceful-timeout 30 --access-logfile -
+	echo "serving on http://$(HOST):$(PORT) (Ctrl-C stops)"; \
+	exec $(VENV)/bin/gunicorn -c python:hindsight_project.gunicorn_conf \
+		hindsight_project.wsgi:application --bind $(HOST):$(PORT) --access-logfile -
 
 # Scale-out on one machine, for trying it: a throwaway redis-server (unless REDIS_URL is given),
 # the database of DATABASE_URL (SQLite file by default), the API on gunicorn and $(WORKERS) RQ

@@ -24,6 +24,11 @@ def _scope(request: Caller | None) -> frozenset[str] | None:
     return getattr(request.auth, "bank_scope", None) if request is not None else None
 
 
+def bank_scope(request: Caller | None) -> frozenset[str] | None:
+    """The bank ids the caller may see, or None for all banks."""
+    return _scope(request)
+
+
 def visible_banks(request: Caller | None) -> QuerySet[Bank]:
     """Banks the caller may see: all of them, unless the authenticated key is bank-scoped."""
     banks = Bank.objects.all()

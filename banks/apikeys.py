@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .bank_ids import validate_bank_id
@@ -69,7 +77,7 @@ def create_key(name: str, bank_ids: Iterable[str] | None = None) -> IssuedKey:
     row = ApiKey.objects.create(
         name=name, prefix=prefix, digest=digest_of(key),
         all_banks=scope is None, bank_ids=scope or [],
-    )
+    )  # post_save: keys_changed()
     return IssuedKey(api_key=row, key=key)
 
 
@@ -93,8 +101,70 @@ def verify_key(key: str) -> ApiKey | None:
     return row
 
 
+# --- "Does any active key exist?" (asked by every request without a key) ---------------------
+# Answered from a per-process cache, not a query per request. Every change of the key table made
+# here (create, revoke) and any save or delete of a key row (the admin) replaces a stamp file in
+# the data directory; each process compares that file's identity (one ``stat``) with the one its
+# answer was read under, so a key created in one process -- another gunicorn worker, or
+# ``manage.py apikeys`` -- takes effect in every other process on the machine at their next
+# request. ``HINDSIGHT_KEY_CACHE_SECONDS`` bounds the answer's age anyway (processes on other
+# machines, rows written by hand).
+
+
+@dataclass
+class _Presence:
+    value: bool
+    stamp: tuple[int, int]
+    checked: float
+
+
+_presence: _Presence | None = None
+
+
+def _stamp_path() -> Path:
+    return Path(settings.DATA_DIR) / "apikeys.stamp"
+
+
+def _stamp() -> tuple[int, int]:
+    try:
+        info = os.stat(_stamp_path())
+    except OSError:
+        return (0, 0)
+    return (info.st_ino, info.st_mtime_ns)
+
+
+def keys_changed() -> None:
+    """Make every process re-read whether an active key exists: a new stamp file (a new inode,
+    so no two changes look alike however close together) and this process's answer dropped."""
+    global _presence
+    _presence = None
+    path = _stamp_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".apikeys.")
+        os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        pass  # a read-only data directory: the cache's age bound still applies
+
+
 def any_active_key() -> bool:
-    return ApiKey.objects.filter(revoked_at__isnull=True).exists()
+    global _presence
+    stamp, now = _stamp(), time.monotonic()
+    cached = _presence
+    if (cached is not None and cached.stamp == stamp
+            and now - cached.checked < settings.HINDSIGHT_KEY_CACHE_SECONDS):
+        return cached.value
+    value = ApiKey.objects.filter(revoked_at__isnull=True).exists()
+    _presence = _Presence(value, stamp, now)
+    return value
+
+
+@receiver([post_save, post_delete], sender=ApiKey)
+def _key_row_changed(sender: type[ApiKey], **kwargs: object) -> None:
+    # Now for this process, and again once the change is visible to the others.
+    keys_changed()
+    transaction.on_commit(keys_changed)
 
 
 def revoke_key(prefix: str) -> ApiKey:
@@ -103,6 +173,8 @@ def revoke_key(prefix: str) -> ApiKey:
     prefix = prefix.removeprefix(KEY_PREFIX).split("_", 1)[0]
     row = ApiKey.objects.get(prefix=prefix)
     ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    keys_changed()
+    transaction.on_commit(keys_changed)
     row.refresh_from_db()
     return row
 

@@ -375,3 +375,22 @@ HINDSIGHT_REDIS_BACKOFF_MAX = env_float(
 HINDSIGHT_DB_RETRY_AFTER = env_int("HINDSIGHT_DB_RETRY_AFTER", 5, minimum=1)
 # Innermost, so that it sees view exceptions (process_exception) before any other middleware.
 MIDDLEWARE = [*MIDDLEWARE, "hindsight_project.middleware.DatabaseUnavailableMiddleware"]
+
+# --- Read path (issue 15) -----------------------------------------------------------------------
+# `make run` serves with this many gunicorn processes (default: one per core), each with
+# HINDSIGHT_WEB_THREADS threads; every process runs the embedded executor.
+HINDSIGHT_WEB_PROCESSES = env_int("HINDSIGHT_WEB_PROCESSES", os.cpu_count() or 1, minimum=1)
+HINDSIGHT_WEB_THREADS = env_int("HINDSIGHT_WEB_THREADS", 16, minimum=1)
+# The executors' cross-process doorbell (an eventfd the gunicorn master creates before forking;
+# set by hindsight_project/gunicorn_conf.py, not by hand). 0: single process, no doorbell.
+HINDSIGHT_DOORBELL_FD = env_int("HINDSIGHT_DOORBELL_FD", 0, minimum=0)
+# Long-polls (`?wait=`) waiting at once per process; past it a request answers at once with
+# the current state (as with wait=0) instead of holding a thread.
+HINDSIGHT_MAX_WAITERS = env_int("HINDSIGHT_MAX_WAITERS", 8, minimum=0)
+# How long a process trusts its cached "does any active API key exist" answer before it checks
+# the key table's version again (one indexed read); creating or revoking a key bumps it.
+HINDSIGHT_KEY_CACHE_SECONDS = env_float("HINDSIGHT_KEY_CACHE_SECONDS", 1.0, minimum=0)
+# SQLite connections are kept open between requests (per server thread) instead of being opened,
+# and set up with their PRAGMAs, for every request: for a status poll that was a third of it.
+if DATABASE_IS_SQLITE:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("HINDSIGHT_SQLITE_CONN_MAX_AGE", 300, minimum=0)

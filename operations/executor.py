@@ -5,12 +5,22 @@ above it is identical. An executor has a tiny interface -- ``dispatch(operation_
 The embedded executor is a small pool of threads inside the serving process that take the next
 operation from the scheduler, plus a sweeper thread that reaps stale operations, re-dispatches
 unclaimed pending ones and wakes the threads when deferred operations become due.
+
+``make run`` serves with one process per core and every one of them runs an embedded executor:
+the scheduler's choice and the claim are compare-and-sets, so two processes never run one
+operation twice. A wake-up goes to this process's own threads; when they are all busy and the
+server has a *doorbell* (an eventfd the gunicorn master shares with its workers,
+``HINDSIGHT_DOORBELL_FD``), it rings it instead: a process with a free thread takes the token
+and asks the scheduler. A token nobody can take yet waits in the eventfd until a thread frees up
+anywhere.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import select
 import threading
 from collections import deque
 from typing import Protocol
@@ -41,6 +51,17 @@ class Executor(Protocol):
     def start(self) -> None: ...
 
 
+def _is_eventfd(fd: int) -> bool:
+    """Only an inherited eventfd is a doorbell (a stray ``HINDSIGHT_DOORBELL_FD`` is ignored)."""
+    if not fd:
+        return False
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+    except OSError:
+        logger.warning("HINDSIGHT_DOORBELL_FD=%s is not an open eventfd; ignored", fd)
+        return False
+
+
 class EmbeddedExecutor:
     """Runs operations on ``HINDSIGHT_WORKERS`` threads of this process.
 
@@ -52,8 +73,10 @@ class EmbeddedExecutor:
 
     name = "embedded"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, doorbell: int = 0) -> None:
         self.workers = workers
+        self._doorbell = doorbell if _is_eventfd(doorbell) else 0  # 0: single process
+        self._listener: threading.Thread | None = None
         self._cond = threading.Condition()
         self._explicit: deque[str] = deque()
         self._wakeups = 0
@@ -78,8 +101,32 @@ class EmbeddedExecutor:
     def wake(self) -> None:
         self.start()
         with self._cond:
-            self._wakeups += 1
-            self._cond.notify()
+            ring = bool(self._doorbell) and self._busy >= self.workers
+            if not ring:
+                self._wakeups += 1
+                self._cond.notify()
+        if ring:
+            os.eventfd_write(self._doorbell, 1)  # a process with a free thread asks
+
+    def _answer_doorbell(self) -> None:
+        """While this process has a free thread, take doorbell tokens and wake a local thread
+        for each (it asks the scheduler, which decides between processes)."""
+        while True:
+            with self._cond:
+                while self._busy >= self.workers and not self._stopping:
+                    self._cond.wait(1.0)
+                if self._stopping:
+                    return
+            ready, _, _ = select.select([self._doorbell], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                os.eventfd_read(self._doorbell)
+            except BlockingIOError:
+                continue  # another process took the token
+            with self._cond:
+                self._wakeups += 1
+                self._cond.notify()
 
     def _next(self) -> tuple[str, bool] | None:
         """Block until there is something to do: (an explicit id, True) or (``""``, False) for
@@ -152,6 +199,10 @@ class EmbeddedExecutor:
             atexit.register(self.stop)
         self._sweeper.start()
         self._deliveries.start()
+        if self._doorbell:
+            self._listener = threading.Thread(target=self._answer_doorbell,
+                                              name="hindsight-doorbell", daemon=True)
+            self._listener.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop sweeping and let running operations finish their current run."""
@@ -162,6 +213,8 @@ class EmbeddedExecutor:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
         if wait:
             for thread in self._threads:
                 thread.join()
@@ -191,7 +244,8 @@ def get_executor() -> Executor:
 
                 _executor = RQExecutor()
             else:
-                _executor = EmbeddedExecutor(settings.HINDSIGHT_WORKERS)
+                _executor = EmbeddedExecutor(settings.HINDSIGHT_WORKERS,
+                                             settings.HINDSIGHT_DOORBELL_FD)
         return _executor
 
 

@@ -51,6 +51,9 @@ class Operation(models.Model):
     error = models.TextField(null=True, blank=True)  # noqa: DJ001  (docs/api.md 1.1: null unless failed)
     error_type = models.CharField(max_length=200, blank=True, default="")
     summary = models.JSONField(null=True, blank=True)  # small job-specific figures, never lists
+    # The detail ``result`` of a terminal operation as JSON text, rendered once (it never changes
+    # again) and served as is by every later poll; null while active and until first rendered.
+    result_rendering = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
 
     # Idempotent submission: same id + same body -> same operation.
     request_hash = models.CharField(max_length=64, blank=True, default="")

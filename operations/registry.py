@@ -9,6 +9,7 @@ progress, heartbeat, cancellation and the error policy."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -97,3 +98,10 @@ def supported_types() -> list[str]:
 
 def single_flight_types() -> frozenset[str]:
     return frozenset(t for t, job in _REGISTRY.items() if job.single_flight)
+
+
+def render_result(operation: Operation) -> str:
+    """The detail ``result`` of a terminal operation as compact JSON text: what is stored with
+    the terminal state and sent as is on every later read."""
+    result = get_job(operation.type).result(operation)
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))

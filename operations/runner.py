@@ -36,7 +36,7 @@ from . import transitions, workers
 from .exceptions import JobFailed, TransientError
 from .heartbeat import beating
 from .models import Operation
-from .registry import Job, get_job
+from .registry import Job, get_job, render_result
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
             operation.failed_items_count += outcome.failed
             size = next_chunk_size(outcome.units, time.monotonic() - started, budget, largest)
         operation.refresh_from_db(fields=["progress", "failed_items_count"])
-        if transitions.complete(operation_id, worker_id, job.summary(operation)):
+        if transitions.complete(operation_id, worker_id, job.summary(operation),
+                                rendering=render_result(operation)):
             logger.info("completed %s %s", operation.type, operation_id)
             return "completed"
         return None

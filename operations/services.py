@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from banks.models import Bank
@@ -17,8 +18,10 @@ from .exceptions import InvalidOperationId, InvalidTransition, OperationNotFound
 from .executor import dispatch_on_commit, get_executor
 from .models import Operation
 from .reaper import SweepOutcome, sweep
+from .registry import render_result
 from .states import is_terminal
 from .transitions import CancelOutcome
+from .waiting import WATCHER
 
 LIST_FIELDS = (
     "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
@@ -107,31 +110,118 @@ def reap() -> SweepOutcome:
     return sweep(get_executor().dispatch)
 
 
-# --- Waiting for an operation ---------------------------------------------------------------------
+# --- Reading one operation (the status poll) --------------------------------------------------
 
 POLL_STEP = 0.05
 
 
-def version_tag(operation: Operation) -> str:
-    """Changes with every visible change of the operation (every one goes through
-    ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``."""
-    return f'"{operation.pk.hex}-{int(operation.updated_at.timestamp() * 1_000_000)}"'
+@dataclass(frozen=True)
+class _ReadShape:
+    sql: str
+    attnames: list[str]
+    converters: list[tuple[int, list, object]]
 
 
-def wait_for_change(bank: Bank, operation_id: object, known: str | None,
-                    timeout: float) -> Operation:
-    """The operation once its ``version_tag`` differs from ``known``, it is terminal, or
-    ``timeout`` seconds have passed (a long-poll)."""
-    operation = get_operation(bank, operation_id)
-    deadline = time.monotonic() + timeout
-    while (
-        known == version_tag(operation)
-        and not is_terminal(operation.status)
-        and time.monotonic() < deadline
-    ):
-        time.sleep(POLL_STEP * 2)
-        operation = get_operation(bank, operation_id)
+_READ_SHAPES: dict[tuple[bool, int, str], _ReadShape] = {}
+
+
+def _read_shape(with_rendering: bool, scoped: int) -> _ReadShape:
+    """The status poll's SQL and column converters, built once per shape: the ORM spends more
+    time compiling this one-row query than the database spends answering it."""
+    key = (with_rendering, scoped, connection.vendor)
+    shape = _READ_SHAPES.get(key)
+    if shape is None:
+        qn = connection.ops.quote_name
+        names = [f for f in LIST_FIELDS if "__" not in f]
+        wanted = {"bank", *names, *(["result_rendering"] if with_rendering else [])}
+        # In the model's field order: ``Model.from_db`` reads partial rows in that order.
+        fields = [f for f in Operation._meta.concrete_fields if f.name in wanted]
+        table = Operation._meta.db_table
+        columns = ", ".join(f"o.{qn(field.column)}" for field in fields)
+        scope = f" AND b.{qn('bank_id')} IN ({', '.join(['%s'] * scoped)})" if scoped else ""
+        sql = (f"SELECT {columns}, b.{qn('bank_id')} "
+               f"FROM {qn(table)} o "
+               f"JOIN {qn(Bank._meta.db_table)} b ON b.{qn('id')} = o.{qn('bank_id')} "
+               f"WHERE o.{qn('id')} = %s AND b.{qn('bank_id')} = %s{scope}")
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(table)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection)
+            if found:
+                converters.append((index, found, column))
+        shape = _ReadShape(sql, [field.attname for field in fields], converters)
+        _READ_SHAPES[key] = shape
+    return shape
+
+
+def find_operation(bank_id: str, operation_id: object, scope: Iterable[str] | None = None, *,
+                   with_rendering: bool = False) -> Operation | None:
+    """The operation ``operation_id`` of bank ``bank_id``, if that bank is in ``scope`` (the
+    bank ids the caller may see; None: all), in one query by primary key with the bank joined;
+    None when there is no such operation in a visible bank (the caller tells which of the two is
+    missing). ``with_rendering`` also loads the stored result rendering (large for a big batch;
+    a conditional GET does not need it)."""
+    pk = parse_operation_id(operation_id, bank_id)
+    visible: list[str] = []
+    if scope is not None:
+        visible = sorted(scope)
+        if not visible:
+            return None
+    shape = _read_shape(with_rendering, len(visible))
+    params = [Operation._meta.pk.get_db_prep_value(pk, connection), bank_id, *visible]
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row[:-1])
+    for index, converters, column in shape.converters:
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    operation = Operation.from_db(connection.alias, shape.attnames, values)
+    operation.bank = Bank.from_db(connection.alias, ["id", "bank_id"],
+                                  [operation.bank_id, row[-1]])
     return operation
+
+
+def result_rendering(operation: Operation) -> str:
+    """The stored JSON rendering of a terminal operation's detail result. ``complete`` stores
+    it with the transition; other terminal states are rendered by their first reader and kept."""
+    rendering = operation.result_rendering  # loads the deferred column if needed
+    if rendering is None:
+        rendering = render_result(operation)
+        transitions.store_rendering(operation.pk, operation.updated_at, rendering)
+        operation.result_rendering = rendering
+    return rendering
+
+
+def version_tag(operation: Operation, variant: str = "") -> str:
+    """Changes with every visible change of the operation (every one goes through
+    ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``. Computed
+    from the row alone, so a matching ``If-None-Match`` is answered without rendering anything.
+    ``variant`` tells representations of one version apart (``?fields=``, ``?result=``)."""
+    stamp = int(operation.updated_at.timestamp() * 1_000_000)
+    return f'"{operation.pk.hex}-{stamp}{variant}"'
+
+
+def wait_for_change(operation: Operation, timeout: float) -> Operation | None:
+    """Long-poll: the operation once its version differs from ``operation``'s, or after
+    ``timeout`` seconds (then the same version). Parks on the process's watcher, which reads
+    every waited-on operation's version in one query per tick. None, at once, when this process
+    already holds ``HINDSIGHT_MAX_WAITERS`` waiting requests (the caller answers 429)."""
+    if is_terminal(operation.status) or timeout <= 0:
+        return operation
+    changed = WATCHER.wait(operation.pk, operation.updated_at, timeout)
+    if changed is None:
+        return None
+    if not changed:
+        return operation
+    bank = operation.bank
+    fresh = find_operation(bank.bank_id, operation.pk)
+    if fresh is None:
+        raise OperationNotFound(operation.pk, bank.bank_id)
+    return fresh
 
 
 def wait_until_terminal(operation: Operation, timeout: float) -> Operation:

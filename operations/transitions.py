@@ -106,8 +106,11 @@ def heartbeat(operation_id: object, worker_id: str) -> bool:
 
 
 def complete(
-    operation_id: object, worker_id: str, summary: dict | None = None, stage: str = "done"
+    operation_id: object, worker_id: str, summary: dict | None = None, stage: str = "done",
+    rendering: str | None = None,
 ) -> bool:
+    """``running -> completed``; ``rendering`` is the detail result as JSON text, stored with
+    the transition so polls serve it as is (it can no longer change)."""
     return bool(
         _cas(
             operation_id,
@@ -117,8 +120,20 @@ def complete(
             completed_at=timezone.now(),
             summary=summary,
             stage=stage,
+            result_rendering=rendering,
         )
     )
+
+
+def store_rendering(operation_id: object, updated_at: datetime, rendering: str) -> bool:
+    """Keep the rendering of a terminal operation's result that a reader made (terminal states
+    other than ``completed`` are rendered on first read). Only while the row is still the version
+    it was rendered from; ``updated_at`` stays, so the ``ETag`` does not change."""
+    with transaction.atomic():
+        return bool(Operation.objects.filter(
+            pk=operation_id, status__in=TERMINAL, updated_at=updated_at,
+            result_rendering__isnull=True,
+        ).update(result_rendering=rendering))
 
 
 def fail(operation_id: object, worker_id: str, error: str, error_type: str = "") -> bool:
@@ -231,6 +246,7 @@ def retry(operation_id: object, bank_pk: int | None = None) -> None:
         lost_count=0,
         summary=None,
         **_FRESH_SCHEDULE,
+        result_rendering=None,
     )
     if not changed:
         raise InvalidTransition(operation_id, "retried", _current_status(operation_id, bank_pk))

@@ -8,6 +8,7 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from banks.apikeys import keys_changed
 from banks.jobs.batch_retain import BatchRetainJob
 from operations.executor import get_executor
 from operations.registry import get_job, register
@@ -51,6 +52,14 @@ def wait_idle(timeout: float = 120.0) -> None:
 def _drain_executor():
     yield
     wait_idle()
+
+
+@pytest.fixture(autouse=True)
+def _forget_key_presence():
+    """A test's keys vanish with its rolled-back transaction, which no signal reports: drop the
+    cached "any active key?" answer between tests."""
+    yield
+    keys_changed()
 
 
 class SlowBatchRetain(BatchRetainJob):

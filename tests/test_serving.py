@@ -45,9 +45,13 @@ def serve(command: list[str], tmp_path: Path) -> tuple[subprocess.Popen, str]:
 GUNICORN = [str(BIN / "gunicorn"), "hindsight_project.wsgi:application", "--bind",
             "127.0.0.1:PORT", "--workers", "1", "--worker-class", "gthread", "--threads", "4"]
 RUNSERVER = [sys.executable, "manage.py", "runserver", "127.0.0.1:PORT"]
+# `make run`: gunicorn with its configuration module, one process per core (two here).
+MAKE_RUN = [str(BIN / "gunicorn"), "-c", "python:hindsight_project.gunicorn_conf",
+            "hindsight_project.wsgi:application", "--bind", "127.0.0.1:PORT", "--workers", "2"]
 
 
-@pytest.mark.parametrize("command", [GUNICORN, RUNSERVER], ids=["gunicorn", "runserver"])
+@pytest.mark.parametrize("command", [GUNICORN, MAKE_RUN, RUNSERVER],
+                         ids=["gunicorn", "make-run-2-processes", "runserver"])
 def test_server_runs_each_operation_exactly_once_in_process(command, tmp_path):
     proc, url = serve(command, tmp_path)
     try:

@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from banks.access import visible_bank
+from banks.access import bank_scope, visible_bank
 from banks.models import Bank
 from operations import services
 from operations.exceptions import OperationNotFound
@@ -87,12 +87,18 @@ class OperationDetailView(CompatAPIView):
                    404: CompatErrorSerializer},
     )
     def get(self, request: Request, bank_id: str, operation_id: str) -> Response:
-        bank = visible_bank(request, bank_id)
-        op_id = compat.parse_operation_id(operation_id)
-        include_payload = validated_query(OperationStatusQuery, request)["include_payload"]
+        # The status poll: one query by primary key with the bank joined (the bank alone is
+        # looked up only when that finds nothing, to tell an unknown bank from an unknown id).
         try:
-            operation = services.get_operation(bank, op_id)
+            op_id = compat.parse_operation_id(operation_id)
         except OperationNotFound:
+            visible_bank(request, bank_id)
+            raise
+        operation = services.find_operation(bank_id, op_id, bank_scope(request))
+        if operation is None:
+            visible_bank(request, bank_id)
+        include_payload = validated_query(OperationStatusQuery, request)["include_payload"]
+        if operation is None:
             # Upstream answers 200 + "not_found" here; the client's model allows that status.
             return Response(compat.not_found_status(str(op_id)))
         payload = None

@@ -74,7 +74,10 @@ def result_metadata(operation: Operation) -> dict[str, Any]:
 
     Never the job's full result: for a 10,000-item retain that is 10,000 memory ids, loaded on
     every poll only to be counted (the native detail endpoint has them)."""
-    failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
+    # Failure rows commit with the count that includes them: none to read while it is 0.
+    failures = []
+    if operation.failed_items_count:
+        failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
     metadata: dict[str, Any] = {
         "items_count": operation.total,
         "processed": operation.progress,

@@ -26,7 +26,8 @@ STACK_ENV = {
 }
 
 
-def start_stack(kind: str, cluster: PostgresCluster | None) -> tuple[Stack, RedisServer | None]:
+def start_stack(kind: str, cluster: PostgresCluster | None,
+                processes: int = 1) -> tuple[Stack, RedisServer | None]:
     redis = None
     database_url = None
     if kind == "rq":
@@ -35,7 +36,8 @@ def start_stack(kind: str, cluster: PostgresCluster | None) -> tuple[Stack, Redi
         redis.start()
         assert cluster is not None
         database_url = cluster.create_database(f"stack_{uuid.uuid4().hex[:10]}")
-    stack = Stack(kind, redis=redis, database_url=database_url, env=STACK_ENV)
+    stack = Stack(kind, redis=redis, database_url=database_url, env=STACK_ENV,
+                  processes=processes)
     try:
         stack.start(workers=2)
     except BaseException:
@@ -67,11 +69,14 @@ def bank_id() -> str:
     return f"bank-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="module", params=["embedded", "rq"])
+@pytest.fixture(scope="module", params=["embedded", "embedded-3-processes", "rq"])
 def any_stack(request) -> Iterator[Stack]:
-    """The same behavioural tests against both ways to run: embedded + SQLite, RQ + PostgreSQL."""
+    """The same behavioural tests against both ways to run: embedded + SQLite (one server
+    process, and three as `make run` serves on a bigger machine: every process runs an
+    executor), RQ + PostgreSQL."""
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "rq" else None
-    stack, redis = start_stack(request.param, cluster)
+    kind, _, processes = request.param.partition("-")
+    stack, redis = start_stack(kind, cluster, int(processes.split("-")[0] or 1))
     yield stack
     stack.close()
     if redis is not None:

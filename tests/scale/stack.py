@@ -81,9 +81,11 @@ class Stack:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         fast_liveness: bool = True,
+        processes: int = 1,
     ) -> None:
         assert kind in ("embedded", "rq")
         self.kind = kind
+        self.processes = processes  # gunicorn processes of the API (each with an executor)
         self.redis = redis
         self.dir = Path(tempfile.mkdtemp(prefix=f"hindsight-stack-{kind}-"))
         self.port = free_port()
@@ -129,9 +131,10 @@ class Stack:
 
     def start_server(self) -> None:
         self.server = self._spawn(
-            [sys.executable, "-m", "gunicorn", "hindsight_project.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--worker-class", "gthread",
-             "--threads", "8", "--timeout", "120", "--graceful-timeout", "5"],
+            # As `make run` starts it (its gunicorn configuration), with our process count.
+            [sys.executable, "-m", "gunicorn", "-c", "python:hindsight_project.gunicorn_conf",
+             "hindsight_project.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.processes), "--threads", "8", "--graceful-timeout", "5"],
             f"server-{len(self._logs)}.log",
         )
         wait_until(self._live, timeout=60, what="API server up")
