@@ -35,7 +35,7 @@ from django_rq.models import Dashboard as RQDashboard
 from banks.models import Bank, Memory
 from hindsight_project.admin_lists import CappedCountPaginator, with_indexed_dates
 
-from . import admin_live, maintenance, services
+from . import admin_dashboard, admin_live, maintenance, services
 from .admin_actions import cancel_selected, delete_selected_terminal, retry_selected
 from .admin_live import live_cell, progress_bar, status_badge  # noqa: F401 (banks.admin)
 from .exceptions import HindsightError, OperationNotFound
@@ -253,6 +253,7 @@ class OperationAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("live/", view(self.live_view), name="operations_operation_live"),
+            path("dashboard/", view(self.dashboard_view), name="operations_operation_dashboard"),
             path("<uuid:object_id>/cancel/", view(self.cancel_view),
                  name="operations_operation_cancel"),
             path("<uuid:object_id>/retry/", view(self.retry_view),
@@ -298,6 +299,9 @@ class OperationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return admin_live.live_response(request, self.has_operate_permission(request),
                                         self._detail_cells())
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        return admin_dashboard.dashboard_view(self, request)
 
     def _act(self, request: HttpRequest, object_id: uuid.UUID, act: str) -> HttpResponse:
         if request.method != "POST":

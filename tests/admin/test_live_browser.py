@@ -80,14 +80,14 @@ def progress_values_seen(page, selector: str, wanted: int, deadline_s: float) ->
 
 @pytest.fixture
 def slow_20k(settings):
-    """20,000 items in chunks of 200, each taking >= 50 ms: about 100 visible steps over five
-    seconds or more, long enough to watch and cancel mid-run on a loaded machine."""
+    """20,000 items in chunks of 200, each taking >= 150 ms: 100 visible steps over fifteen
+    seconds or more, long enough to watch and cancel mid-run however fast the machine."""
     from operations.registry import get_job, register
     from operations.states import OperationType
     from tests.conftest import SlowBatchRetain
 
     class Slower(SlowBatchRetain):
-        delay = 0.05
+        delay = 0.15
 
     settings.HINDSIGHT_CHUNK_SIZE = 200
     settings.HINDSIGHT_MAX_BATCH_ITEMS = 20_000  # the default caps one request at 10,000
@@ -187,3 +187,71 @@ def test_view_only_staff_watch_live_without_cancel_or_retry_buttons(live_server,
     assert page.locator("button[data-hs-act]").count() == 0
     page.goto(f"{live_server.url}{CHANGELIST}{failed.pk}/change/")
     assert page.locator("#hs-retry").count() == 0 and page.locator("#hs-cancel").count() == 0
+
+
+def finish_some_operations(bank) -> list[Operation]:
+    """Real runs on the embedded executor: batches and a graph update complete, one batch is
+    cancelled before it starts, one fails."""
+    from operations.executor import get_executor
+    from operations.states import OperationType
+    from operations.submission import submit
+    from tests.conftest import wait_idle
+
+    done = [submit_retain(bank, n, dispatch=True) for n in (30, 60, 90)]
+    get_executor().start()
+    wait_idle(60)
+    graph = submit(bank, OperationType.GRAPH_UPDATE, {}, dispatch=True).operation
+    cancelled = walk_to(submit_retain(bank, 10), S.CANCELLED)
+    failed = walk_to(submit_retain(bank, 10), S.FAILED)
+    wait_idle(60)
+    ops = [*done, graph, cancelled, failed]
+    assert {o.status for o in Operation.objects.filter(pk__in=[o.pk for o in ops])} == {
+        S.COMPLETED, S.CANCELLED, S.FAILED}
+    return ops
+
+
+def test_dashboard_charts_what_the_test_ran_and_follows_a_running_batch(
+    live_server, browser_page, slow_20k, tmp_path  # noqa: F811 (fixture)
+):
+    page = browser_page
+    User.objects.create_superuser("ops", "ops@example.com", "pw")
+    bank = make_bank("support-agent")
+    finish_some_operations(bank)
+    big = submit_retain(bank, 20_000, dispatch=True)
+
+    log_in(page, live_server.url, "ops", "pw", "/admin/")
+    page.click("#hs-index-dashboard-link")
+    page.wait_for_url("**/operations/operation/dashboard/")
+    mark_page(page)
+
+    # Started per minute, stacked by type: both types the test ran have bars.
+    started = page.locator("#hs-started rect.hs-bar")
+    assert started.count() >= 2
+    titles = " ".join(started.locator("title").all_text_contents())
+    assert "Batch retain:" in titles and "Graph update:" in titles
+    # Finished, by outcome, per type: completed, failed and cancelled segments of batch_retain.
+    for outcome in ("Completed", "Failed", "Cancelled"):
+        assert page.locator(
+            f'#hs-finished-batch_retain rect.hs-bar[data-series="{outcome}"]').count() >= 1
+    total = sum(int(t.rsplit(": ", 1)[1].split()[0]) for t in page.locator(
+        '#hs-finished-batch_retain rect.hs-bar[data-series="Completed"] title').all_text_contents())
+    assert total == 3
+    # Queue wait and run time per type, and units per second.
+    assert page.locator("#hs-wait rect.hs-p50").count() == 2
+    assert page.locator("#hs-run rect.hs-p95").count() == 2
+    assert "Batch retain p50:" in " ".join(
+        page.locator("#hs-run title").all_text_contents())
+    assert page.locator("#hs-units rect.hs-bar").count() >= 1
+    assert "embedded" in page.inner_text("#hs-executor")
+
+    # The running batch's bar advances in place.
+    page.locator(f'#hs-running [data-hs-op="{big.pk}"]').first.wait_for(timeout=30_000)
+    seen = progress_values_seen(
+        page, f'#hs-running [data-hs-op="{big.pk}"][data-hs-field="progress"] '
+        '.hs-progress__text', wanted=3, deadline_s=60)
+    assert len(set(seen)) >= 3
+    page.click("#toggle-nav-sidebar")
+    page.screenshot(path=str(screenshot_path("admin-dashboard.png", tmp_path)), full_page=True)
+    page.locator(f'#hs-running button[data-hs-act="cancel"][data-hs-for="{big.pk}"]').click()
+    page.locator(f'#hs-running [data-hs-op="{big.pk}"] .hs-badge--cancelled').wait_for()
+    assert not_reloaded(page)
