@@ -38,7 +38,7 @@ from banks.models import Bank
 
 from .executor import get_executor
 from .models import Operation
-from .states import TERMINAL, OperationStatus, OperationType
+from .states import OperationStatus, OperationType
 
 S = OperationStatus
 OUTCOMES = (S.COMPLETED, S.FAILED, S.CANCELLED)
@@ -182,7 +182,8 @@ def build(window: Window, bank: Bank | None = None, now: datetime | None = None)
 
     finished: dict[tuple[str, str], list[int]] = {}
     units: dict[str, list[float]] = {}
-    rows = (ops.filter(completed_at__gte=start, completed_at__lt=end, status__in=TERMINAL)
+    # completed_at is set by the terminal transitions only (a retry clears it).
+    rows = (ops.filter(completed_at__gte=start, completed_at__lt=end)
             .annotate(bar=BucketIndex("completed_at", start, window.bucket))
             .values("bar", "type", "status").annotate(n=Count("id"), units=Sum("progress")))
     for row in rows:
