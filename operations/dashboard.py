@@ -240,9 +240,9 @@ def stale_or_retrying(
     return rows, query.order_by()[:COUNT_CAP].count()
 
 
-def executor_state() -> dict[str, Any]:
+def executor_state(executor: Any = None) -> dict[str, Any]:
     """This process's executor (``health()``), and for RQ the workers registered in Redis."""
-    executor = get_executor()
+    executor = executor or get_executor()
     try:
         state = dict(executor.health())
     except Exception as exc:  # a broken transport is what this panel exists to show

@@ -16,7 +16,7 @@ from django.test import Client
 from operations import live, transitions
 from operations.states import OperationStatus
 from tests.admin.actions import CHANGELIST
-from tests.factories import make_bank, submit_retain
+from tests.factories import submit_retain
 from tests.lifecycle import advance, status_of, walk_to
 
 S = OperationStatus

@@ -136,3 +136,23 @@ def test_other_banks_are_left_out(db):
     mine, theirs = make_bank("mine"), make_bank("theirs")
     op = walk_to(submit_retain(theirs), S.RUNNING)
     assert dashboard.running(mine)[0] == [] and dashboard.running(theirs)[0][0].pk == op.pk
+
+
+def test_executor_state_lists_rq_workers_from_redis(settings, redis_server, redis_url):
+    from rq import Queue, Worker
+
+    from operations.rq_executor import RQExecutor
+
+    redis_server.flush()
+    settings.RQ_QUEUES = {"default": {"URL": redis_url}}
+    executor = RQExecutor()
+    worker = Worker([Queue("default", connection=executor.connection())],
+                    connection=executor.connection(), name="dash-worker-1")
+    worker.register_birth()
+    try:
+        state = dashboard.executor_state(executor)
+        assert state["status"] == "ok" and state["type"] == "rq"
+        assert [w["name"] for w in state["worker_list"]] == ["dash-worker-1"]
+        assert state["worker_list"][0]["job"] == ""
+    finally:
+        worker.register_death()
