@@ -176,7 +176,7 @@ def build(window: Window, bank: Bank | None = None, now: datetime | None = None)
     started: dict[str, list[int]] = {}
     rows = (ops.filter(started_at__gte=start, started_at__lt=end)
             .annotate(bar=BucketIndex("started_at", start, window.bucket))
-            .values("bar", "type").annotate(n=Count("id")))
+            .values("bar", "type").annotate(n=Count("*")))
     for row in rows:
         started.setdefault(row["type"], [0] * bars)[min(row["bar"], bars - 1)] += row["n"]
 
@@ -185,7 +185,7 @@ def build(window: Window, bank: Bank | None = None, now: datetime | None = None)
     # completed_at is set by the terminal transitions only (a retry clears it).
     rows = (ops.filter(completed_at__gte=start, completed_at__lt=end)
             .annotate(bar=BucketIndex("completed_at", start, window.bucket))
-            .values("bar", "type", "status").annotate(n=Count("id"), units=Sum("progress")))
+            .values("bar", "type", "status").annotate(n=Count("*"), units=Sum("progress")))
     for row in rows:
         bar = min(row["bar"], bars - 1)
         finished.setdefault((row["type"], row["status"]), [0] * bars)[bar] += row["n"]

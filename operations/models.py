@@ -58,11 +58,13 @@ class Operation(models.Model):
             # Cross-bank list and the reaper/outbox sweep (status + age).
             models.Index(fields=["status", "created_at", "id"], name="op_status_created"),
             models.Index(fields=["created_at", "id"], name="op_created"),
-            # The dashboard's windows (started / finished in the last hour, day, week); partial,
-            # so pending rows cost nothing (operations.dashboard).
-            models.Index(fields=["started_at"], name="op_started",
+            # The dashboard's windows (started / finished in the last hour, day, week): partial
+            # (pending rows cost nothing) and covering every column its queries read, so a
+            # week's 100,000 rows are read from the index alone (operations.dashboard).
+            models.Index(fields=["started_at", "type", "created_at", "bank"], name="op_started",
                          condition=models.Q(started_at__isnull=False)),
-            models.Index(fields=["completed_at"], name="op_completed",
+            models.Index(fields=["completed_at", "type", "status", "progress", "started_at",
+                                 "bank"], name="op_completed",
                          condition=models.Q(completed_at__isnull=False)),
         ]
 
