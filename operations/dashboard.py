@@ -235,9 +235,15 @@ def stale_or_retrying(
     again = Q(status__in=(S.PENDING, S.RUNNING)) & (Q(attempt__gt=1) | Q(lost_count__gt=0))
     if any(f.name == "retry_count" for f in Operation._meta.get_fields()):
         again |= Q(status__in=(S.PENDING, S.RUNNING), retry_count__gt=0)
-    query = _scoped(Operation.objects.select_related("bank").filter(stale | again), bank)
-    rows = list(query.order_by("-created_at", "-id").defer("summary", "error")[:limit])
-    return rows, query.order_by()[:COUNT_CAP].count()
+    base = _scoped(Operation.objects.select_related("bank").defer("summary", "error"), bank)
+    # One status and one condition per query, newest first: each walks the (status, created_at)
+    # index and stops after ``limit`` rows, where one OR-ed query would sort every match.
+    rows: dict[object, Operation] = {}
+    for part in (stale, again & Q(status=S.PENDING), again & Q(status=S.RUNNING)):
+        for op in base.filter(part).order_by("-created_at", "-id")[:limit]:
+            rows[op.pk] = op
+    newest = sorted(rows.values(), key=lambda op: (op.created_at, op.pk), reverse=True)[:limit]
+    return newest, base.filter(stale | again).order_by()[:COUNT_CAP].count()
 
 
 def executor_state(executor: Any = None) -> dict[str, Any]:
