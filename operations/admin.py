@@ -18,7 +18,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -29,21 +35,20 @@ from django_rq.models import Dashboard as RQDashboard
 from banks.models import Bank, Memory
 from hindsight_project.admin_lists import CappedCountPaginator, with_indexed_dates
 
-from . import maintenance, services
+from . import admin_dashboard, admin_live, maintenance, services
 from .admin_actions import cancel_selected, delete_selected_terminal, retry_selected
+from .admin_live import live_cell, progress_bar, status_badge  # noqa: F401 (banks.admin)
 from .exceptions import HindsightError, OperationNotFound
 from .formatting import (
     format_duration,
     format_timestamp,
-    percent,
-    progress_text,
     run_time,
     short_id,
     wait_time,
 )
 from .models import Operation, OperationItemFailure
 from .registry import get_job
-from .states import ACTIVE, RETRYABLE, TERMINAL, OperationStatus
+from .states import ACTIVE, RETRYABLE, TERMINAL
 
 FAILED_ITEMS_SHOWN = 50
 
@@ -56,22 +61,6 @@ admin.site.site_url = "/api/docs/"  # "View site": the API documentation
 # Redis behind it, so the page could only show connection errors.
 if settings.HINDSIGHT_EXECUTOR != "rq" and admin.site.is_registered(RQDashboard):
     admin.site.unregister(RQDashboard)
-
-
-def status_badge(status: str) -> SafeString:
-    return format_html(
-        '<span class="hs-badge hs-badge--{}">{}</span>', status, OperationStatus(status).label
-    )
-
-
-def progress_bar(op: Operation) -> SafeString:
-    pct = percent(op.progress, op.total, op.status)
-    return format_html(
-        '<div class="hs-progress hs-progress--{}" title="{}">'
-        '<div class="hs-progress__bar" style="width: {}%"></div></div>'
-        '<span class="hs-progress__text">{}</span>',
-        op.status, op.stage or op.status, pct, progress_text(op.progress, op.total, op.status),
-    )
 
 
 @admin.register(Operation)
@@ -95,18 +84,22 @@ class OperationAdmin(admin.ModelAdmin):
     actions = (cancel_selected, retry_selected, delete_selected_terminal)
     fieldsets = (
         ("Operation", {"fields": ("operation_id", "bank_link", "type", "status_badge",
-                                  "progress_display", "stage")}),
+                                  "progress_display", "stage_display")}),
         ("Timeline", {"fields": ("timeline",)}),
         ("Outcome", {"fields": ("error_display", "failed_items", "result_summary")}),
-        ("Worker", {"fields": ("worker_id", "attempt", "lost_count", "heartbeat_at",
-                               "updated_at")}),
+        ("Worker", {"fields": ("worker_display", "attempt_display", "lost_display",
+                               "heartbeat_display", "updated_display")}),
         ("Automatic retry", {"fields": ("retry_count", "next_retry_at", "last_error")}),
     )
     readonly_fields = (
-        "operation_id", "bank_link", "type", "status_badge", "progress_display", "stage",
-        "timeline", "error_display", "failed_items", "result_summary", "worker_id", "attempt",
-        "lost_count", "heartbeat_at", "updated_at", "retry_count", "next_retry_at", "last_error",
+        "operation_id", "bank_link", "type", "status_badge", "progress_display", "stage_display",
+        "timeline", "error_display", "failed_items", "result_summary", "worker_display",
+        "attempt_display", "lost_display", "heartbeat_display", "updated_display",
+        "retry_count", "next_retry_at", "last_error",
     )
+    # Every status, progress, retry and heartbeat cell is a ``live_cell``: the page script
+    # (static/operations/admin_live.js) refills them from ``live_view`` without a reload.
+    change_list_template = "admin/operations/operation/change_list.html"
 
     # -- permissions: look, and act through services; never edit -------------------------------
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -147,6 +140,12 @@ class OperationAdmin(admin.ModelAdmin):
         return queryset.filter(match), False
 
     # -- list columns -----------------------------------------------------------------------------
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        # Row Cancel/Retry buttons only for staff who may act; viewers see the same list without.
+        if self.has_operate_permission(request):
+            return (*self.list_display, "row_actions")
+        return self.list_display
+
     @admin.display(description="ID")
     def short_id(self, op: Operation) -> str:
         return short_id(op.pk)
@@ -158,60 +157,70 @@ class OperationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status")
     def status_badge(self, op: Operation) -> SafeString:
-        return status_badge(op.status)
+        return live_cell(op, "status", admin_live.status_cell(op, timezone.now()))
 
     @admin.display(description="Progress")
     def progress_display(self, op: Operation) -> SafeString:
-        return progress_bar(op)
+        return live_cell(op, "progress", progress_bar(op))
 
     @admin.display(description="Wait time")
-    def wait_display(self, op: Operation) -> str:
-        return format_duration(wait_time(op))
+    def wait_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "wait", format_duration(wait_time(op)))
 
     @admin.display(description="Duration")
-    def duration_display(self, op: Operation) -> str:
-        return format_duration(run_time(op))
+    def duration_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "duration", format_duration(run_time(op)))
+
+    @admin.display(description="Act")
+    def row_actions(self, op: Operation) -> SafeString:
+        return live_cell(op, "actions", admin_live.action_buttons(op))
 
     # -- change (view) page ---------------------------------------------------------------------
     @admin.display(description="Operation id")
     def operation_id(self, op: Operation) -> str:
         return str(op.pk)
 
+    @admin.display(description="Stage")
+    def stage_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "stage", op.stage or "—")
+
     @admin.display(description="Timeline")
     def timeline(self, op: Operation) -> SafeString:
-        now = timezone.now()
-        steps = [("Created", format_timestamp(op.created_at), "")]
-        if op.started_at or op.status == OperationStatus.PENDING:
-            steps.append(("Waited", format_duration(wait_time(op, now)),
-                          "still waiting" if op.status == OperationStatus.PENDING else ""))
-        if op.started_at:
-            worker = f"attempt {op.attempt}" + (f" on {op.worker_id}" if op.worker_id else "")
-            steps.append(("Started", format_timestamp(op.started_at), worker))
-            running = op.status == OperationStatus.RUNNING
-            steps.append(("Ran", format_duration(run_time(op, now)),
-                          "still running" if running else ""))
-        if op.completed_at:
-            steps.append((OperationStatus(op.status).label, format_timestamp(op.completed_at), ""))
-        if op.lost_count:
-            steps.append(("Lost runs", str(op.lost_count), "worker stopped heartbeating"))
-        if op.retry_count:
-            steps.append(("Retries", str(op.retry_count), op.last_error[:200]))
-        if op.status == OperationStatus.PENDING and op.next_retry_at and op.next_retry_at > now:
-            steps.append(("Retrying", format_timestamp(op.next_retry_at),
-                          f"in {format_duration(op.next_retry_at - now)}"))
-        return format_html(
-            '<ol class="hs-timeline">{}</ol>',
-            format_html_join("", "<li><strong>{}</strong> {} <span>{}</span></li>", steps),
-        )
+        return live_cell(op, "timeline", admin_live.timeline(op, timezone.now()))
 
     @admin.display(description="Error")
-    def error_display(self, op: Operation) -> SafeString | str:
-        if not op.error:
-            return "—"
-        return format_html("<code>{}</code> {}", op.error_type or "Error", op.error)
+    def error_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "error", admin_live.error_cell(op))
 
     @admin.display(description="Failed items")
-    def failed_items(self, op: Operation) -> SafeString | str:
+    def failed_items(self, op: Operation) -> SafeString:
+        return live_cell(op, "failed", self._failed_items(op))
+
+    @admin.display(description="Result")
+    def result_summary(self, op: Operation) -> SafeString:
+        return live_cell(op, "result", self._result(op))
+
+    @admin.display(description="Worker id")
+    def worker_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "worker_id", op.worker_id or "—")
+
+    @admin.display(description="Attempt")
+    def attempt_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "attempt", str(op.attempt))
+
+    @admin.display(description="Lost count")
+    def lost_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "lost_count", str(op.lost_count))
+
+    @admin.display(description="Heartbeat at")
+    def heartbeat_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "heartbeat", format_timestamp(op.heartbeat_at))
+
+    @admin.display(description="Updated at")
+    def updated_display(self, op: Operation) -> SafeString:
+        return live_cell(op, "updated_at", format_timestamp(op.updated_at))
+
+    def _failed_items(self, op: Operation) -> SafeString | str:
         if not op.failed_items_count:
             return "none"
         rows = OperationItemFailure.objects.filter(operation=op).order_by("index")
@@ -224,8 +233,7 @@ class OperationAdmin(admin.ModelAdmin):
             format_html("<p>… and {} more</p>", f"{more:,}") if more > 0 else "",
         )
 
-    @admin.display(description="Result")
-    def result_summary(self, op: Operation) -> SafeString | str:
+    def _result(self, op: Operation) -> SafeString | str:
         if op.status not in TERMINAL:
             return "available when the operation has finished"
         try:
@@ -239,16 +247,34 @@ class OperationAdmin(admin.ModelAdmin):
             json.dumps(summary), url, f"{memories:,}",
         )
 
-    # -- Cancel / Retry buttons -----------------------------------------------------------------
+    def _detail_cells(self) -> dict:
+        return {"failed": self._failed_items, "result": self._result}
+
+    # -- live updates, Cancel / Retry buttons -------------------------------------------------
     def get_urls(self) -> list:
         view = self.admin_site.admin_view
         return [
+            path("live/", view(self.live_view), name="operations_operation_live"),
+            path("dashboard/", view(self.dashboard_view), name="operations_operation_dashboard"),
             path("<uuid:object_id>/cancel/", view(self.cancel_view),
                  name="operations_operation_cancel"),
             path("<uuid:object_id>/retry/", view(self.retry_view),
                  name="operations_operation_retry"),
             *super().get_urls(),
         ]
+
+    def _live_context(self, operations: list[Operation], view: str) -> dict:
+        url = reverse("admin:operations_operation_live")
+        return {"hs_live": admin_live.config_json(admin_live.page_state(operations), url, view)}
+
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict | None = None) -> TemplateResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:  # not a redirect or an action's confirmation page
+            response.context_data.update(
+                self._live_context(list(changelist.result_list), "list"))
+        return response
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> TemplateResponse:
@@ -259,12 +285,27 @@ class OperationAdmin(admin.ModelAdmin):
         may_operate = self.has_operate_permission(request)
         extra_context = {
             **(extra_context or {}),
+            "may_operate": may_operate,
             "can_cancel": may_operate and status in ACTIVE,
             "can_retry": may_operate and status in RETRYABLE,
         }
-        return super().change_view(request, object_id, form_url, extra_context)
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if original is not None:
+            response.context_data.update(self._live_context([original], "detail"))
+        return response
 
-    def _act(self, request: HttpRequest, object_id: uuid.UUID, act: str) -> HttpResponseRedirect:
+    def live_view(self, request: HttpRequest) -> HttpResponse:
+        """The pages' long-poll (``operations.admin_live``); the same permission as the list."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return admin_live.live_response(request, self.has_operate_permission(request),
+                                        self._detail_cells())
+
+    def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        return admin_dashboard.dashboard_view(self, request)
+
+    def _act(self, request: HttpRequest, object_id: uuid.UUID, act: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_operate_permission(request):
@@ -273,23 +314,30 @@ class OperationAdmin(admin.ModelAdmin):
             op = maintenance.find_operation(object_id)
         except OperationNotFound:
             raise Http404(f"Operation {object_id} not found") from None
+        ok = True
         try:
             if act == "cancel":
                 services.cancel_operation(op.bank, op.pk)
-                self.message_user(request, f"Cancelled operation {short_id(op.pk)}.")
+                text = f"Cancelled operation {short_id(op.pk)}."
             else:
                 services.retry_operation(op.bank, op.pk)
-                self.message_user(request, f"Operation {short_id(op.pk)} queued for retry.")
+                text = f"Operation {short_id(op.pk)} queued for retry."
         except HindsightError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+            ok, text = False, str(exc)
+        if "application/json" in request.headers.get("Accept", ""):
+            # The page's script: answer with the row as it is now, so it changes at once.
+            op = maintenance.find_operation(op.pk)
+            view = "detail" if request.GET.get("view") == "detail" else "list"
+            return admin_live.operation_json(op, True, text, ok, view, self._detail_cells())
+        self.message_user(request, text, messages.SUCCESS if ok else messages.ERROR)
         return HttpResponseRedirect(
             reverse("admin:operations_operation_change", args=[op.pk])
         )
 
-    def cancel_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponseRedirect:
+    def cancel_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         return self._act(request, object_id, "cancel")
 
-    def retry_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponseRedirect:
+    def retry_view(self, request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         return self._act(request, object_id, "retry")
 
 from . import admin_webhooks  # noqa: E402, F401  (webhooks, issue 14)

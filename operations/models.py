@@ -71,6 +71,14 @@ class Operation(models.Model):
             models.Index(fields=["created_at", "id"], name="op_created"),
             # Fair dispatch: the oldest waiting operation of each bank, and running counts.
             models.Index(fields=["status", "bank", "created_at"], name="op_status_bank_created"),
+            # The dashboard's windows (started / finished in the last hour, day, week): partial
+            # (pending rows cost nothing) and covering every column its queries read, so a
+            # week's 100,000 rows are read from the index alone (operations.dashboard).
+            models.Index(fields=["started_at", "type", "created_at", "bank"], name="op_started",
+                         condition=models.Q(started_at__isnull=False)),
+            models.Index(fields=["completed_at", "type", "status", "progress", "started_at",
+                                 "bank"], name="op_completed",
+                         condition=models.Q(completed_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
