@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from rest_framework import status as http
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from hindsight_project.api_errors import http_status_for
+from hindsight_project.api_errors import http_status_for, too_many_files_body
 from operations.exceptions import (
     HindsightError,
     IdempotencyConflict,
@@ -92,6 +92,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"detail": compat_message(exc)}, status=http_status_for(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": f"request body is over the limit: {exc}"},
+                        status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFilesSent):
+        return Response({"detail": too_many_files_body()["detail"]},
                         status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ValidationError):
         return Response({"detail": validation_entries(exc.detail)},
