@@ -4,8 +4,9 @@ Extraction uses maintained libraries made for each format -- pypdf (PDF), python
 html2text (HTML, which drops scripts and styles and keeps headings as Markdown ``#`` lines) --
 and never parses a format by hand. Uploaded files are untrusted input, so every extraction is
 bounded: a wall-clock deadline checked between pages and paragraphs, a cap on the characters
-of text it may yield (a 10,000-page PDF stops at one or the other) and, for DOCX (a zip), a cap
-on the unpacked size read from the archive directory before anything is inflated. Whatever the
+of text it may yield, a cap on the pages a PDF declares (read before its page tree is walked:
+a 10,000-page PDF is refused at once) and, for DOCX (a zip), a cap on the unpacked size read
+from the archive directory before anything is inflated. Whatever the
 libraries raise on a malformed file becomes an ``ExtractionError`` with a message fit for the
 operation's ``failed_items``: a bad file never takes the rest of the operation down with it.
 """
@@ -19,6 +20,7 @@ import time
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import Any
 
 # Kind of document by file extension; the content type decides only when the name has none.
 KINDS_BY_EXTENSION: dict[str, str] = {
@@ -43,6 +45,7 @@ class Limits:
     deadline: float  # time.monotonic() value
     max_chars: int
     max_unpacked_bytes: int
+    max_pages: int
     seconds: float  # the per-file limit the deadline came from, for the message
 
 
@@ -91,7 +94,7 @@ class _Text:
         self.pieces.append(piece)
 
     def joined(self) -> str:
-        return "\n\n".join(piece for piece in self.pieces if piece.strip())
+        return "\n\n".join(piece.strip() for piece in self.pieces if piece.strip())
 
 
 def extract_text(data: bytes, kind: str, limits: Limits) -> Extracted:
@@ -182,6 +185,12 @@ def _pdf(data: bytes, limits: Limits) -> Extracted:
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted and not reader.decrypt(""):
         raise ExtractionError("the PDF is encrypted with a password")
+    declared = _declared_pages(reader)
+    if declared > limits.max_pages:
+        raise ExtractionError(
+            f"the PDF has {declared} pages, more than HINDSIGHT_MAX_FILE_PAGES "
+            f"({limits.max_pages})"
+        )
     pages = reader.pages
     count = len(pages)
     text = _Text(limits)
@@ -189,6 +198,14 @@ def _pdf(data: bytes, limits: Limits) -> Extracted:
         text.check_time(f"page {number} of {count}")
         text.add(page.extract_text() or "")
     return Extracted(text.joined(), "pdf", pages=count)
+
+
+def _declared_pages(reader: Any) -> int:
+    """The page count the document declares (``/Root /Pages /Count``): one lookup, where
+    listing the pages walks the whole page tree -- seconds for 10,000 pages -- before any
+    deadline could be checked."""
+    count = reader.root_object["/Pages"].get_object().get("/Count", 0)
+    return int(count.get_object() if hasattr(count, "get_object") else count)
 
 
 def _docx(data: bytes, limits: Limits) -> Extracted:

@@ -329,9 +329,11 @@ if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and env_bool("HINDSIGHT_PRODUC
 HINDSIGHT_MAX_FILE_BYTES = env_int("HINDSIGHT_MAX_FILE_BYTES", 20 * 1024 * 1024, minimum=1)
 HINDSIGHT_MAX_FILES_PER_REQUEST = env_int("HINDSIGHT_MAX_FILES_PER_REQUEST", 100, minimum=1)
 # Extraction bounds per file: wall-clock seconds (checked between pages and paragraphs), the
-# characters of text it may yield, and the unpacked size of a DOCX (a zip) before it is opened.
+# characters of text it may yield, the pages a PDF declares, and the unpacked size of a DOCX
+# (a zip) before it is opened.
 HINDSIGHT_FILE_TIME_LIMIT = env_float("HINDSIGHT_FILE_TIME_LIMIT", 60.0, minimum=0.01)
 HINDSIGHT_MAX_FILE_TEXT_CHARS = env_int("HINDSIGHT_MAX_FILE_TEXT_CHARS", 5_000_000, minimum=1)
+HINDSIGHT_MAX_FILE_PAGES = env_int("HINDSIGHT_MAX_FILE_PAGES", 5000, minimum=1)
 HINDSIGHT_MAX_FILE_UNPACKED_BYTES = env_int(
     "HINDSIGHT_MAX_FILE_UNPACKED_BYTES", 100 * 1024 * 1024, minimum=1024
 )

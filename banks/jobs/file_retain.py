@@ -119,6 +119,7 @@ class FileRetainJob(Job):
             deadline=time.monotonic() + seconds, seconds=seconds,
             max_chars=settings.HINDSIGHT_MAX_FILE_TEXT_CHARS,
             max_unpacked_bytes=settings.HINDSIGHT_MAX_FILE_UNPACKED_BYTES,
+            max_pages=settings.HINDSIGHT_MAX_FILE_PAGES,
         ))
         parts = split_text(extracted.text, settings.HINDSIGHT_FILE_MEMORY_CHARS)
         if not parts:
