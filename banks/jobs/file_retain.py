@@ -29,7 +29,7 @@ from operations.states import OperationType
 
 from .. import uploads
 from ..documents import ExtractionError, Limits, extract_text, file_kind, split_text
-from ..items import NewMemory, build_memory, validate_contents
+from ..items import NewMemory, build_memory, field_errors
 from ..models import Memory
 from ..services import MemoryRows, insert_memories, memory_rows
 
@@ -70,10 +70,9 @@ class FileRetainJob(Job):
             raise InvalidInput({"files": ["Upload at least one file."]})
         # The options of each file are checked exactly like a retain item's fields.
         options = [{"content": "", **{k: f.get(k) for k in FILE_OPTIONS}} for f in files]
-        try:
-            validate_contents(options)
-        except InvalidInput as exc:
-            raise InvalidInput({"files": exc.errors["contents"]}) from None
+        errors = field_errors(options)
+        if errors:
+            raise InvalidInput({"files": errors})
         return payload
 
     def count_units(self, bank: Any, payload: dict) -> int:

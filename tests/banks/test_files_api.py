@@ -277,3 +277,11 @@ def test_async_upload_runs_on_the_executor_and_lists_as_file_retain(api):
     assert [op["result"] for op in listed["operations"]] == [
         {"memory_count": 1, "files_count": 1, "failed_items_count": 0}]
     assert not OperationItemFailure.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_file_limit_not_the_retain_item_limit_bounds_an_upload(api, settings):
+    settings.HINDSIGHT_MAX_BATCH_ITEMS = 2
+    response = post(api, [upload(f"{i}.txt", b"x") for i in range(5)])
+    assert response.status_code == 201
+    assert len(response.json()["memory_ids"]) == 5
