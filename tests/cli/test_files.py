@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from banks.models import Memory
-from tests.cli.conftest import status_of
+from tests.cli.conftest import run_in_pty, status_of
 from tests.conftest import wait_idle
 from tests.documents import make_docx, make_pdf
 
@@ -104,3 +104,14 @@ def test_a_missing_file_is_one_input_error_line(cli):
     result = cli("retain", "demo", "--files", "nowhere.pdf")
     assert result.code == 5
     assert result.error_line == "error: no such file: nowhere.pdf"
+
+
+def test_an_upload_shows_a_progress_bar_on_a_terminal_only(cli, live_server, tmp_path):
+    for i in range(3):
+        (tmp_path / f"big-{i}.md").write_text(("Alice met Bob in Paris.\n\n" * 40_000))
+    code, screen = run_in_pty(live_server.url, ["retain", "demo", "--files", "big-*.md",
+                                                "--async"], tmp_path)
+    assert code == 0, screen
+    assert "uploading" in screen and "/3 files" in screen and "MB" in screen
+    piped = cli("retain", "demo", "--files", "big-*.md", "--async")
+    assert "uploading" not in piped.stderr
