@@ -108,7 +108,7 @@ def test_a_missing_file_is_one_input_error_line(cli):
 
 def test_an_upload_shows_a_progress_bar_on_a_terminal_only(cli, live_server, tmp_path):
     for i in range(3):
-        (tmp_path / f"big-{i}.md").write_text(("Alice met Bob in Paris.\n\n" * 40_000))
+        (tmp_path / f"big-{i}.md").write_text("Alice met Bob in Paris.\n\n" * 40_000)
     code, screen = run_in_pty(live_server.url, ["retain", "demo", "--files", "big-*.md",
                                                 "--async"], tmp_path)
     assert code == 0, screen

@@ -48,6 +48,10 @@ def test_retain_files_answers_one_operation_that_the_client_follows(hindsight, d
     assert all(SCRIPT_SECRET not in m.content for m in memories)
 
 
+def test_version_announces_the_file_upload_api(hindsight):
+    assert hindsight.get_version().features.file_upload_api is True
+
+
 def test_files_metadata_entries_apply_per_file(hindsight, documents):
     answer = hindsight.retain_files("docs", documents[:2], files_metadata=[
         {"document_id": "q1-report", "tags": ["finance"], "metadata": {"owner": "ann"}},
