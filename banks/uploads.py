@@ -45,11 +45,14 @@ def store(operation_id: object, contents: Sequence[bytes]) -> None:
     )
 
 
-def read(operation_id: object, index: int) -> bytes | None:
-    """The bytes of unit ``index``, or None when they are gone."""
-    data = (UploadedFile.objects.filter(operation_id=operation_id, index=index)
-            .values_list("data", flat=True).first())
-    return None if data is None else bytes(data)
+def read_many(operation_id: object, indexes: Sequence[int]) -> dict[int, bytes]:
+    """The bytes of the units ``indexes`` (a contiguous run) in one query; units whose bytes
+    are gone are missing from the answer."""
+    if not indexes:
+        return {}
+    rows = UploadedFile.objects.filter(operation_id=operation_id, index__gte=min(indexes),
+                                       index__lte=max(indexes)).values_list("index", "data")
+    return {index: bytes(data) for index, data in rows}
 
 
 def discard(operation_id: object, indexes: Sequence[int]) -> None:

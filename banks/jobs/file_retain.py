@@ -35,6 +35,8 @@ from ..services import MemoryRows, insert_memories, memory_rows
 
 # Per-file options a request may give, as on a retain item.
 FILE_OPTIONS = ("document_id", "context", "timestamp", "metadata", "tags")
+READ_AHEAD_FILES = 64
+READ_AHEAD_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -54,6 +56,19 @@ class FileChunk:
 
 def _stage(memories: int) -> str:
     return f"retaining files: {memories} memories"
+
+
+def read_ahead(files: list[dict], start: int, end: int) -> range:
+    """Files to load in one query from ``start``: up to ``READ_AHEAD_FILES`` of them and
+    ``READ_AHEAD_BYTES`` (at least one file): one query per small file cost more than
+    extracting it, and a run of big files must not all sit in memory at once."""
+    stop, size = start, 0
+    while stop < end and stop - start < READ_AHEAD_FILES:
+        size += files[stop]["size"]
+        stop += 1
+        if size >= READ_AHEAD_BYTES:
+            break
+    return range(start, stop)
 
 
 class FileRetainJob(Job):
@@ -93,10 +108,13 @@ class FileRetainJob(Job):
         failures: list[OperationItemFailure] = []
         end = min(start + limit, len(state.files))
         index = start
+        loaded: dict[int, bytes] = {}
         while index < end:
             spec = state.files[index]
+            if index not in loaded:
+                loaded = uploads.read_many(operation.pk, read_ahead(state.files, index, end))
             try:
-                memories.extend(self._memories(operation, spec, index,
+                memories.extend(self._memories(spec, loaded.pop(index, None),
                                                state.next_item_index + len(memories)))
             except ExtractionError as exc:
                 failures.append(OperationItemFailure(
@@ -107,9 +125,8 @@ class FileRetainJob(Job):
         rows = memory_rows(operation.bank_id, operation.pk, memories)
         return FileChunk(units=index - start, rows=rows, failures=failures)
 
-    def _memories(self, operation: Operation, spec: dict, index: int,
+    def _memories(self, spec: dict, data: bytes | None,
                   first_item_index: int) -> list[NewMemory]:
-        data = uploads.read(operation.pk, index)
         if data is None:
             raise ExtractionError("the uploaded bytes are gone (deleted before processing)")
         kind = file_kind(spec["name"], spec.get("content_type") or "")
