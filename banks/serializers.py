@@ -67,6 +67,19 @@ class MemorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(many=False)
+class MemoryListSerializer(serializers.Serializer):
+    """The memory list envelope; documented for the schema (an upload creates banks whose
+    empty lists the schema fuzzer then reads)."""
+
+    bank_id = serializers.CharField()
+    total = serializers.IntegerField(allow_null=True)
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True)
+    memories = MemorySerializer(many=True)
+
+
 class RetainItemSerializer(serializers.Serializer):
     """Documents one item for the schema; requests are checked by ``banks.items``."""
 

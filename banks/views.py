@@ -28,6 +28,7 @@ from .serializers import (
     BankSerializer,
     BankUpdateSerializer,
     FileRetainRequestSerializer,
+    MemoryListSerializer,
     MemorySerializer,
     RetainRequestDocSerializer,
     RetainRequestSerializer,
@@ -91,6 +92,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Memory]:
         return memories_matching(visible_bank(self.request, self.kwargs["bank_id"]))
 
+    @extend_schema(responses=MemoryListSerializer)
     def list(self, request: Request, bank_id: str) -> Response:
         memories = self.filter_queryset(self.get_queryset())
         page = paginate_newest_first(memories, request, f"memories:{bank_id}")
