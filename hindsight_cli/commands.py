@@ -92,7 +92,7 @@ def retain(client: HindsightClient, args: argparse.Namespace, out: Output) -> in
         items = build_items(args.text, [], args.context, args.document_id, args.tag)
         if not args.async_ and over_sync_guideline(items):
             sync_hint(out, len(items), payload_bytes(items), "items")
-        answers += [(["item"], answer) for _, answer in
+        answers += [([args.document_id or "item 0"], answer) for _, answer in
                     _send_chunks(client, args.bank, items, batch_size(args), args.async_)]
     if paths:
         answers += upload_files(client, args, out, paths)
