@@ -153,6 +153,15 @@ def validate_contents(contents: Any) -> list[dict]:
             f"{len(contents)} items is more than HINDSIGHT_MAX_BATCH_ITEMS ({max_items}) "
             "per request; split the batch",
         )
+    errors = field_errors(contents)
+    if errors:
+        raise InvalidInput({"contents": errors})
+    return contents
+
+
+def field_errors(contents: list) -> dict[str, dict[str, list[str]]]:
+    """Per-index field messages of retain items (the first ``MAX_REPORTED_ERRORS``); raises
+    ``LimitExceeded`` for a field over its size limit. No limit on the number of items."""
     max_bytes = settings.HINDSIGHT_MAX_CONTENT_BYTES
     errors: dict[str, dict[str, list[str]]] = {}
     for index, item in enumerate(contents):
@@ -161,9 +170,7 @@ def validate_contents(contents: Any) -> list[dict]:
             errors[str(index)] = item_errors
             if len(errors) >= MAX_REPORTED_ERRORS:
                 break
-    if errors:
-        raise InvalidInput({"contents": errors})
-    return contents
+    return errors
 
 
 class NewMemory(NamedTuple):

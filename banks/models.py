@@ -212,3 +212,29 @@ class ApiKey(models.Model):
 
     def scope_label(self) -> str:
         return "all banks" if self.all_banks else ", ".join(sorted(self.bank_ids)) or "(none)"
+
+
+# --- Files (issue 21) ----------------------------------------------------------------------------
+
+
+class UploadedFile(models.Model):
+    """The bytes of one uploaded file, unit ``index`` of a ``file_retain`` operation.
+
+    In the database because every executor reads it there: the embedded threads, and RQ workers
+    on other machines that share no disk with the API process. A row lives until its file is
+    processed (the job deletes it in the chunk transaction that commits the file's memories) or
+    until its operation record is deleted or pruned (CASCADE)."""
+
+    operation = models.ForeignKey("operations.Operation", on_delete=models.CASCADE,
+                                  related_name="uploaded_files", db_index=False)
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            # Also the index of the job's lookup by (operation, index).
+            models.UniqueConstraint(fields=["operation", "index"], name="uploadedfile_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}[{self.index}]"

@@ -68,6 +68,12 @@ def retain(
         if not replay_any_body or operation_id is None:
             raise
         result = Submission(_earlier_retain(bank, operation_id), created=False)
+    return finish(result, run_async)
+
+
+def finish(result: Submission, run_async: bool) -> Retained:
+    """An asynchronous submission as it is; a synchronous one run in this thread (unless it
+    is a replay) and waited for until terminal. Shared by every retain-like use case."""
     operation = result.operation
     if not run_async:
         if result.created:

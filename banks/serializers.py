@@ -67,6 +67,19 @@ class MemorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(many=False)
+class MemoryListSerializer(serializers.Serializer):
+    """The memory list envelope; documented for the schema (an upload creates banks whose
+    empty lists the schema fuzzer then reads)."""
+
+    bank_id = serializers.CharField()
+    total = serializers.IntegerField(allow_null=True)
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField(allow_null=True)
+    next_cursor = serializers.CharField(allow_null=True)
+    memories = MemorySerializer(many=True)
+
+
 class RetainItemSerializer(serializers.Serializer):
     """Documents one item for the schema; requests are checked by ``banks.items``."""
 
@@ -112,3 +125,36 @@ class RetainRequestDocSerializer(_AsyncFlag, serializers.Serializer):
 class RetainResultSerializer(serializers.Serializer):
     memory_ids = serializers.ListField(child=serializers.UUIDField())
     failed_items = serializers.ListField(child=serializers.DictField())
+
+
+class FileRetainRequestSerializer(_AsyncFlag, serializers.Serializer):
+    """``POST /api/banks/{bank_id}/files/`` (multipart). ``context``, ``tags``, ``timestamp``
+    and ``metadata`` apply to every file; ``files_metadata`` (a JSON list, one object per file)
+    gives a file its own ``document_id``, ``context``, ``tags``, ``timestamp``, ``metadata``.
+    Field values are checked by the ``file_retain`` job, as retain items are."""
+
+    files = serializers.ListField(child=serializers.FileField(allow_empty_file=True),
+                                  allow_empty=False)
+    context = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    timestamp = serializers.CharField(required=False, allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True,
+                                     help_text="a JSON object of string values")
+    files_metadata = serializers.JSONField(required=False, allow_null=True,
+                                           help_text="a JSON list, one object per file")
+    operation_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate_files_metadata(self, value: Any) -> Any:
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(entry, dict) for entry in value)
+        ):
+            raise serializers.ValidationError("Must be a JSON list of objects, one per file.")
+        return value
+
+    def file_options(self) -> list[dict[str, Any]]:
+        """One options dict per file: the common fields, overridden by ``files_metadata``."""
+        data = self.validated_data
+        common = {key: data.get(key) for key in ("context", "tags", "timestamp", "metadata")}
+        per_file = data.get("files_metadata") or [{} for _ in data["files"]]
+        return [{**common, **{k: v for k, v in entry.items() if v is not None}}
+                for entry in per_file]

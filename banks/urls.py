@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from .engine_views import EntityViewSet, RecallView
-from .views import BankViewSet, MemoryViewSet
+from .views import BankViewSet, FileRetainView, MemoryViewSet
 
 urlpatterns = [
     path("banks/", BankViewSet.as_view({"get": "list", "post": "create"}), name="api-banks"),
@@ -13,6 +13,7 @@ urlpatterns = [
          name="api-bank-detail"),
     path("banks/<str:bank_id>/memories/",
          MemoryViewSet.as_view({"get": "list", "post": "create"}), name="api-memories"),
+    path("banks/<str:bank_id>/files/", FileRetainView.as_view(), name="api-files"),
     # Memory engine (issue 6): recall and entities.
     path("banks/<str:bank_id>/memories/recall/", RecallView.as_view(), name="api-recall"),
     path("banks/<str:bank_id>/entities/", EntityViewSet.as_view({"get": "list"}),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from hindsight_project.pagination import paginate_newest_first, parse_limit, parse_offset
 from operations.serializers import OperationSerializer
@@ -15,15 +17,18 @@ from operations.views import submission_response
 from . import services
 from .access import may_create_bank, visible_bank, visible_banks
 from .exceptions import BankNotFound
+from .files import retain_files
 from .filters import BankFilterSet, MemoryFilterSet
 from .memory_queries import memories_matching
 from .models import Bank, Memory
-from .retain import retain
+from .retain import Retained, retain
 from .serializers import (
     BankCreateSerializer,
     BankListSerializer,
     BankSerializer,
     BankUpdateSerializer,
+    FileRetainRequestSerializer,
+    MemoryListSerializer,
     MemorySerializer,
     RetainRequestDocSerializer,
     RetainRequestSerializer,
@@ -87,6 +92,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Memory]:
         return memories_matching(visible_bank(self.request, self.kwargs["bank_id"]))
 
+    @extend_schema(responses=MemoryListSerializer)
     def list(self, request: Request, bank_id: str) -> Response:
         memories = self.filter_queryset(self.get_queryset())
         page = paginate_newest_first(memories, request, f"memories:{bank_id}")
@@ -109,13 +115,40 @@ class MemoryViewSet(viewsets.GenericViewSet):
             operation_id=body.validated_data.get("operation_id"),
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
-        if run_async or not retained.finished:
-            return submission_response(retained.operation, retained.created or not run_async)
-        data = OperationSerializer(retained.operation, context={"full_result": True}).data
-        payload = data["result"] or {"memory_ids": [], "failed_items": []}
-        return Response(
-            {"memory_ids": payload.get("memory_ids", []),
-             "failed_items": payload.get("failed_items", []),
-             "operation_id": data["operation_id"], "status": data["status"]},
-            status=status.HTTP_201_CREATED if retained.created else status.HTTP_200_OK,
+        return retain_answer(retained, run_async)
+
+
+def retain_answer(retained: Retained, run_async: bool) -> Response:
+    """Async (or a sync run still going after the wait): the operation, 202. Sync: its
+    memory ids and failed items, 201 (200 for a replay)."""
+    if run_async or not retained.finished:
+        return submission_response(retained.operation, retained.created or not run_async)
+    data = OperationSerializer(retained.operation, context={"full_result": True}).data
+    payload = data["result"] or {"memory_ids": [], "failed_items": []}
+    return Response(
+        {"memory_ids": payload.get("memory_ids", []),
+         "failed_items": payload.get("failed_items", []),
+         "operation_id": data["operation_id"], "status": data["status"]},
+        status=status.HTTP_201_CREATED if retained.created else status.HTTP_200_OK,
+    )
+
+
+class FileRetainView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": FileRetainRequestSerializer},
+        responses={201: RetainResultSerializer, 202: OperationSerializer},
+    )
+    def post(self, request: Request, bank_id: str) -> Response:
+        """Retain files: each becomes a document whose text is split into memories, in one
+        ``file_retain`` operation (``banks.files``). ``async: true`` answers 202 at once."""
+        body = FileRetainRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run_async = body.validated_data["async"]
+        retained = retain_files(
+            request, bank_id, body.validated_data["files"], body.file_options(),
+            run_async=run_async, operation_id=body.validated_data.get("operation_id"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
+        return retain_answer(retained, run_async)

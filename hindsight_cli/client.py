@@ -4,16 +4,18 @@ snippets in ``docs/cli.md``. Plain dicts in the documented wire format go in and
 Only idempotent calls are retried (on 429/503, with jittered exponential backoff that honours
 ``Retry-After``): reads, deletes, cancels (cancelling a cancelled operation is a no-op) and async
 retains, which carry an ``operation_id`` generated here so that a repeated request returns the
-original operation instead of starting the work twice.
+original operation instead of starting the work twice. File uploads (``retain_files``) are
+multipart and stream each file from disk.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ from .errors import (
     OperationFailed,
     ServerUnreachable,
 )
+from .uploads import CountingFile, file_part
 from .webhooks_client import WebhooksMixin
 
 DEFAULT_URL = "http://localhost:8888"
@@ -207,6 +210,47 @@ class HindsightClient(WebhooksMixin):
         """Submit a batch as one background operation; returns the operation object
         (``operation_id``, ``status`` = ``pending``, ``total``...)."""
         return self.retain(bank_id, contents, async_=True, operation_id=operation_id)
+
+    def retain_files(
+        self,
+        bank_id: str,
+        files: Sequence[str | os.PathLike[str] | tuple[str, bytes]],
+        *,
+        async_: bool = False,
+        context: str | None = None,
+        tags: Sequence[str] = (),
+        files_metadata: Sequence[dict[str, Any]] | None = None,
+        operation_id: str | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Upload documents (PDF, DOCX, HTML, Markdown, text, JSON, CSV; paths or
+        ``(name, bytes)``) as one ``file_retain`` operation. Each file is a document, its text
+        split into memories; ``files_metadata`` (one dict per file) may give its
+        ``document_id``, ``context``, ``tags``, ``metadata``, ``timestamp``. Sync: ``{"memory_ids",
+        "failed_items", ...}`` once stored; async: the operation object, at once. ``on_sent``
+        is called with each number of bytes of the files sent (upload progress)."""
+        if async_ and operation_id is None:
+            operation_id = str(uuid.uuid4())
+        data: dict[str, Any] = {"async": "true" if async_ else "false"}
+        if context is not None:
+            data["context"] = context
+        if tags:
+            data["tags"] = list(tags)
+        if files_metadata is not None:
+            data["files_metadata"] = json.dumps(list(files_metadata))
+        if operation_id is not None:
+            data["operation_id"] = str(operation_id)
+        parts = [("files", file_part(item, on_sent)) for item in files]
+        try:
+            timeout = self.timeout if async_ else max(self.timeout, 300.0)
+            return self._json(
+                "POST", f"/api/banks/{_quote(bank_id)}/files/", data=data, files=parts,
+                idempotent=operation_id is not None, timeout=max(timeout, 120.0),
+            )
+        finally:
+            for _, (_, content, _) in parts:
+                if isinstance(content, CountingFile):
+                    content.close()
 
     def recall(self, bank_id: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Memories ranked by relevance: ``[{"memory_id", "content", "score", ...}]``."""

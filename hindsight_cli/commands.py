@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from .client import APIError, HindsightClient
-from .inputs import SYNC_MAX_BYTES, SYNC_MAX_ITEMS, build_items, over_sync_guideline
-from .render import OPERATION_COLUMNS, Output, operation_fields, operation_rows, short_time
+from .inputs import (
+    SYNC_MAX_BYTES,
+    SYNC_MAX_ITEMS,
+    InputError,
+    build_items,
+    expand_paths,
+    over_sync_guideline,
+    payload_bytes,
+)
+from .render import (
+    OPERATION_COLUMNS,
+    Output,
+    operation_fields,
+    operation_rows,
+    short_time,
+    upload_progress,
+)
 from .watch import watch_all, watch_one
 
 DEFAULT_BATCH_ITEMS = 10_000
 BATCH_LIMIT_NAME = "HINDSIGHT_MAX_BATCH_ITEMS"
 BODY_LIMIT_NAME = "HINDSIGHT_MAX_BODY_BYTES"
+FILES_LIMIT_NAME = "HINDSIGHT_MAX_FILES_PER_REQUEST"
+DEFAULT_FILES_PER_REQUEST = 100
+# Under the server's default body limit (64 MB) with room for the multipart framing.
+UPLOAD_BATCH_BYTES = 48 * 1024 * 1024
 
 
 def batch_size(args: argparse.Namespace) -> int:
@@ -47,12 +67,12 @@ def _send_chunks(client: HindsightClient, bank_id: str, items: list[dict], size:
     return answers
 
 
-def smaller_batch(exc: APIError, sent: int) -> int | None:
+def smaller_batch(exc: APIError, sent: int, count_limit: str = BATCH_LIMIT_NAME) -> int | None:
     """The batch size to try after ``exc``, or None when a smaller request would not help."""
     if exc.status_code != 413:
         return None
     limit, server_max = exc.body.get("limit"), exc.body.get("max")
-    if limit == BATCH_LIMIT_NAME and isinstance(server_max, int) and 0 < server_max < sent:
+    if limit == count_limit and isinstance(server_max, int) and 0 < server_max < sent:
         return server_max
     if limit == BODY_LIMIT_NAME and sent > 1:
         return sent // 2
@@ -60,13 +80,22 @@ def smaller_batch(exc: APIError, sent: int) -> int | None:
 
 
 def retain(client: HindsightClient, args: argparse.Namespace, out: Output) -> int:
-    items = build_items(args.text, args.files, args.context, args.document_id, args.tag)
-    size = batch_size(args)
-    if not args.async_ and over_sync_guideline(items):
-        out.note(f"hint: {len(items)} items / {sum(len(i['content']) for i in items) // 1024} KB "
-                 f"is over the synchronous guideline ({SYNC_MAX_ITEMS} items / "
-                 f"{SYNC_MAX_BYTES // 1024} KB); use --async to run it in the background")
-    answers = _send_chunks(client, args.bank, items, size, args.async_)
+    """TEXT (or stdin) is retained as one item; ``--files`` are uploaded as documents."""
+    paths = expand_paths(args.files)
+    if args.document_id and paths:
+        raise InputError("--document-id cannot be combined with --files (each file's path is "
+                         "its document id)")
+    if args.text is None and not paths:
+        raise InputError("nothing to retain: give TEXT, '-' for stdin, or --files")
+    answers: list[tuple[list[str], dict[str, Any]]] = []
+    if args.text is not None:
+        items = build_items(args.text, [], args.context, args.document_id, args.tag)
+        if not args.async_ and over_sync_guideline(items):
+            sync_hint(out, len(items), payload_bytes(items), "items")
+        answers += [([args.document_id or "item 0"], answer) for _, answer in
+                    _send_chunks(client, args.bank, items, batch_size(args), args.async_)]
+    if paths:
+        answers += upload_files(client, args, out, paths)
     if args.async_:
         operations = [answer for _, answer in answers]
         if out.json_mode:
@@ -75,18 +104,22 @@ def retain(client: HindsightClient, args: argparse.Namespace, out: Output) -> in
             for op in operations:
                 out.line(op["operation_id"])
             first = operations[0]["operation_id"]
-            out.note(f"submitted {len(operations)} operation(s) for {len(items)} items to bank "
+            what = f"{len(paths)} files" if paths else "1 item"
+            out.note(f"submitted {len(operations)} operation(s) for {what} to bank "
                      f"{args.bank}; follow with: hindsight operations watch {args.bank} "
                      + (first if len(operations) == 1 else "--all"))
         return 0
     merged: dict[str, Any] = {"memory_ids": [], "failed_items": [], "operation_ids": []}
+    labels: list[str] = []
     failed_operation = False
-    for start, answer in answers:
+    for names, answer in answers:
         merged["memory_ids"].extend(answer.get("memory_ids", []))
-        merged["failed_items"].extend(
-            {**failure, "index": failure["index"] + start}
-            for failure in answer.get("failed_items", [])
-        )
+        for failure in answer.get("failed_items", []):
+            label = names[failure["index"]]
+            error = failure["error"].removeprefix(f"{Path(label).name}: ")
+            merged["failed_items"].append({**failure, "index": len(labels) + failure["index"],
+                                           "error": error})
+        labels.extend(names)
         merged["operation_ids"].append(answer.get("operation_id"))
         failed_operation |= answer.get("status") == "failed"
     if out.json_mode:
@@ -95,9 +128,78 @@ def retain(client: HindsightClient, args: argparse.Namespace, out: Output) -> in
         out.line(f"retained {len(merged['memory_ids'])} memories in bank {args.bank}"
                  f" ({len(merged['failed_items'])} failed)")
         for failure in merged["failed_items"]:
-            label = items[failure["index"]].get("document_id") or f"item {failure['index']}"
-            out.line(f"failed: {label}: {failure['error']}")
+            out.line(f"failed: {labels[failure['index']]}: {failure['error']}")
     return 1 if failed_operation else 0
+
+
+def sync_hint(out: Output, count: int, size: int, what: str) -> None:
+    out.note(f"hint: {count} {what} / {size // 1024} KB is over the synchronous guideline "
+             f"({SYNC_MAX_ITEMS} items / {SYNC_MAX_BYTES // 1024} KB); use --async to run it "
+             "in the background")
+
+
+def files_per_request(args: argparse.Namespace) -> int:
+    """Files per upload: ``--batch-size``, else the server's limit as configured in this
+    environment (``HINDSIGHT_MAX_FILES_PER_REQUEST``), else its default."""
+    if args.batch_size:
+        return args.batch_size
+    raw = os.environ.get(FILES_LIMIT_NAME, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_FILES_PER_REQUEST
+
+
+def upload_files(client: HindsightClient, args: argparse.Namespace, out: Output,
+                 paths: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+    """Upload ``paths`` in requests of at most ``files_per_request`` files and
+    ``UPLOAD_BATCH_BYTES``, re-cut like ``_send_chunks`` when a 413 names a lower limit. Each
+    file's path as typed is its document id. A progress bar on a terminal follows the bytes."""
+    sizes = [file_size(path) for path in paths]
+    if not args.async_ and (len(paths) > SYNC_MAX_ITEMS or sum(sizes) > SYNC_MAX_BYTES):
+        sync_hint(out, len(paths), sum(sizes), "files")
+    answers: list[tuple[list[str], dict[str, Any]]] = []
+    size = files_per_request(args)
+    with upload_progress(out, sum(sizes), len(paths)) as progress:
+        start = 0
+        while start < len(paths):
+            end = upload_batch_end(sizes, start, size)
+            part = paths[start:end]
+            try:
+                answer = client.retain_files(
+                    args.bank, part, async_=args.async_, context=args.context, tags=args.tag,
+                    files_metadata=[{"document_id": path} for path in part],
+                    on_sent=progress.sent,
+                )
+            except APIError as exc:
+                smaller = smaller_batch(exc, len(part), FILES_LIMIT_NAME)
+                if smaller is None:
+                    raise
+                size = smaller
+                progress.rewind()
+                continue
+            progress.files_done(len(part), sum(sizes[start:end]))
+            answers.append((part, answer))
+            start = end
+    return answers
+
+
+def file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def upload_batch_end(sizes: list[int], start: int, most: int) -> int:
+    """End of the batch from ``start``: at most ``most`` files and ``UPLOAD_BATCH_BYTES``
+    (a larger single file goes alone; the server judges it against its own limits)."""
+    end, total = start, 0
+    while end < len(sizes) and end - start < most:
+        if end > start and total + sizes[end] > UPLOAD_BATCH_BYTES:
+            break
+        total += sizes[end]
+        end += 1
+    return end
 
 
 def operations_list(client: HindsightClient, args: argparse.Namespace, out: Output) -> int:

@@ -66,14 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("bank")
     cmd.add_argument("text", nargs="?", help="the memory text; '-' reads stdin")
     cmd.add_argument("--files", nargs="+", default=[], metavar="PATH_OR_GLOB",
-                     help="each file is one item, its path the document id")
+                     help="upload documents (.pdf .docx .html .md .txt .json .csv); each is a "
+                          "document, its path the document id, its text split into memories")
     cmd.add_argument("--async", dest="async_", action="store_true",
                      help="run in the background: print operation ids at once")
     cmd.add_argument("--context")
     cmd.add_argument("--document-id")
     cmd.add_argument("--tag", action="append", default=[], help="repeat for several tags")
     cmd.add_argument("--batch-size", type=positive_int, default=0,
-                     help="items per request (default: HINDSIGHT_MAX_BATCH_ITEMS or 10000)")
+                     help="items per request (default: HINDSIGHT_MAX_BATCH_ITEMS or 10000); "
+                          "files per upload (default: HINDSIGHT_MAX_FILES_PER_REQUEST or 100)")
 
     ops = sub.add_parser("operations", help="list, get, watch, cancel, retry operations")
     ops_sub = ops.add_subparsers(dest="action", required=True, metavar="ACTION")

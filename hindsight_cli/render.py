@@ -8,16 +8,27 @@ import json
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-UNITS = {"batch_retain": "items", "regenerate_observations": "entities", "graph_update": "memories"}
+UNITS = {"batch_retain": "items", "regenerate_observations": "entities", "graph_update": "memories",
+         "file_retain": "files"}
 STATUS_STYLE = {
     "pending": "yellow", "running": "cyan", "completed": "green", "failed": "red",
     "cancelled": "magenta",
@@ -264,3 +275,44 @@ class ProgressView:
             self.progress.console.print(summary)
         else:
             self.out.line(summary)
+
+
+class UploadProgress:
+    """Bytes of files sent so far, as a bar on stderr (a no-op without a terminal or with
+    ``--json``). A batch's bytes count as they stream and are confirmed when it is answered;
+    a batch the server refused (and that is re-cut) is taken back."""
+
+    def __init__(self, progress: Progress | None, task: TaskID | None, files: int) -> None:
+        self._progress, self._task, self._files = progress, task, files
+        self._confirmed = self._current = self._files_done = 0
+
+    def _show(self) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=self._confirmed + self._current,
+                                  files=f"{self._files_done}/{self._files} files")
+
+    def sent(self, size: int) -> None:
+        self._current += size
+        self._show()
+
+    def rewind(self) -> None:
+        self._current = 0
+        self._show()
+
+    def files_done(self, count: int, size: int) -> None:
+        self._files_done += count
+        self._confirmed += size
+        self._current = 0
+        self._show()
+
+
+@contextmanager
+def upload_progress(out: Output, total_bytes: int, files: int) -> Iterator[UploadProgress]:
+    if out.json_mode or not out.err.is_terminal:
+        yield UploadProgress(None, None, files)
+        return
+    columns = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TextColumn("{task.fields[files]}"))
+    with Progress(*columns, console=out.err, transient=True) as progress:
+        task = progress.add_task("upload", total=total_bytes, files=f"0/{files} files")
+        yield UploadProgress(progress, task, files)

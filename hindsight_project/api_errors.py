@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from rest_framework import status as http
 from rest_framework.exceptions import ValidationError
@@ -94,4 +94,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
              "limit": "HINDSIGHT_MAX_BODY_BYTES"},
             status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    if isinstance(exc, TooManyFilesSent):
+        return Response(too_many_files_body(), status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     return drf_exception_handler(exc, context)
+
+
+def too_many_files_body() -> dict[str, Any]:
+    """Django stops parsing a multipart body past ``DATA_UPLOAD_MAX_NUMBER_FILES`` (set from
+    ``HINDSIGHT_MAX_FILES_PER_REQUEST``): the same 413 as the files service's own check."""
+    most = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return {"detail": f"more than HINDSIGHT_MAX_FILES_PER_REQUEST ({most}) files in one "
+                      "request; split the upload",
+            "code": "limit_exceeded", "limit": "HINDSIGHT_MAX_FILES_PER_REQUEST", "max": most}

@@ -20,7 +20,7 @@ FEATURES = {
     "worker": True,
     "bank_config_api": False,
     "bank_llm_health": False,
-    "file_upload_api": False,
+    "file_upload_api": True,  # POST ./banks/{bank_id}/files/retain (issue 21)
     "document_export_api": False,
     "document_import_api": False,
     "audit_log": False,

@@ -394,3 +394,25 @@ HINDSIGHT_KEY_CACHE_SECONDS = env_float("HINDSIGHT_KEY_CACHE_SECONDS", 1.0, mini
 # and set up with their PRAGMAs, for every request: for a status poll that was a third of it.
 if DATABASE_IS_SQLITE:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("HINDSIGHT_SQLITE_CONN_MAX_AGE", 300, minimum=0)
+
+# --- Files (issue 21) ----------------------------------------------------------------------------
+# Uploaded documents (POST /api/banks/{id}/files/, compat files/retain): each file is one unit of
+# a file_retain operation. Its bytes live in the database (banks.UploadedFile), which every
+# executor and every RQ worker already reaches, until the file is processed or the operation
+# record is deleted.
+HINDSIGHT_MAX_FILE_BYTES = env_int("HINDSIGHT_MAX_FILE_BYTES", 20 * 1024 * 1024, minimum=1)
+HINDSIGHT_MAX_FILES_PER_REQUEST = env_int("HINDSIGHT_MAX_FILES_PER_REQUEST", 100, minimum=1)
+# Extraction bounds per file: wall-clock seconds (checked between pages and paragraphs), the
+# characters of text it may yield, the pages a PDF declares, and the unpacked size of a DOCX
+# (a zip) before it is opened.
+HINDSIGHT_FILE_TIME_LIMIT = env_float("HINDSIGHT_FILE_TIME_LIMIT", 60.0, minimum=0.01)
+HINDSIGHT_MAX_FILE_TEXT_CHARS = env_int("HINDSIGHT_MAX_FILE_TEXT_CHARS", 5_000_000, minimum=1)
+HINDSIGHT_MAX_FILE_PAGES = env_int("HINDSIGHT_MAX_FILE_PAGES", 5000, minimum=1)
+HINDSIGHT_MAX_FILE_UNPACKED_BYTES = env_int(
+    "HINDSIGHT_MAX_FILE_UNPACKED_BYTES", 100 * 1024 * 1024, minimum=1024
+)
+# A file's text becomes memories of at most this many characters, cut at headings and
+# paragraphs first.
+HINDSIGHT_FILE_MEMORY_CHARS = env_int("HINDSIGHT_FILE_MEMORY_CHARS", 2000, minimum=100)
+# Django stops parsing a multipart body at this many files (our 413, not its 400).
+DATA_UPLOAD_MAX_NUMBER_FILES = HINDSIGHT_MAX_FILES_PER_REQUEST

@@ -21,6 +21,9 @@ from .models import Operation
 class ChunkOutcome:
     units: int  # units of work finished in this chunk (succeeded + failed)
     failed: int = 0  # of which failed (recorded as OperationItemFailure rows)
+    # The stage to show from this chunk on, when it says more than the job's fixed ``stage``
+    # (e.g. file_retain's running count of memories, a finer progress than its file units).
+    stage: str | None = None
 
 
 class Job:

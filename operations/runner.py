@@ -131,7 +131,8 @@ def _run_claimed(operation: Operation, job: Job, worker_id: str) -> str | None:
                 if outcome.units <= 0:
                     raise RuntimeError(f"{job.type} processed no unit at {progress}")
                 if not transitions.commit_progress(
-                    operation_id, worker_id, outcome.units, outcome.failed, job.stage
+                    operation_id, worker_id, outcome.units, outcome.failed,
+                    outcome.stage or job.stage,
                 ):
                     raise _Stopped
             progress += outcome.units

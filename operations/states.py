@@ -25,6 +25,7 @@ class OperationType(models.TextChoices):
     BATCH_RETAIN = "batch_retain", "Batch retain"
     REGENERATE_OBSERVATIONS = "regenerate_observations", "Regenerate observations"
     GRAPH_UPDATE = "graph_update", "Graph update"
+    FILE_RETAIN = "file_retain", "File retain"
 
 
 ACTIVE: frozenset[str] = frozenset({OperationStatus.PENDING, OperationStatus.RUNNING})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from rest_framework import status as http
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from hindsight_project.api_errors import (
     DATABASE_ERRORS,
     database_unavailable_body,
     http_status_for,
+    too_many_files_body,
 )
 from operations.exceptions import (
     HindsightError,
@@ -99,6 +100,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body, status=http.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": f"request body is over the limit: {exc}"},
+                        status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFilesSent):
+        return Response({"detail": too_many_files_body()["detail"]},
                         status=http.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ValidationError):
         return Response({"detail": validation_entries(exc.detail)},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from . import bank_views as banks
+from . import file_views as files
 from . import operation_views as operations
 from . import webhook_views as webhooks
 
@@ -56,6 +57,8 @@ urlpatterns = [
     path("banks/<bank_id:bank_id>/memories/list", banks.MemoryListView.as_view(),
          name="compat-memories-list"),
     path("banks/<bank_id:bank_id>/memories", banks.RetainView.as_view(), name="compat-retain"),
+    path("banks/<bank_id:bank_id>/files/retain", files.FileRetainView.as_view(),
+         name="compat-files-retain"),
     path("banks/<bank_id:bank_id>/stats", banks.BankStatsView.as_view(), name="compat-stats"),
     path("banks/<bank_id:bank_id>", banks.BankDetailView.as_view(), name="compat-bank"),
 ]

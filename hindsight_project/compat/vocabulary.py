@@ -21,6 +21,7 @@ TYPE_TO_COMPAT: dict[str, str] = {
     OperationType.BATCH_RETAIN: "batch_retain",
     OperationType.REGENERATE_OBSERVATIONS: "consolidation",
     OperationType.GRAPH_UPDATE: "graph_maintenance",
+    OperationType.FILE_RETAIN: "file_convert_retain",
 }
 TYPE_FROM_COMPAT: dict[str, str] = {
     **{name: op_type for op_type, name in TYPE_TO_COMPAT.items()},
@@ -28,7 +29,7 @@ TYPE_FROM_COMPAT: dict[str, str] = {
 }
 # Upstream type names we have no operations of: filtering by them is valid and matches nothing
 # (a client built for the full server must not get an error for asking).
-UPSTREAM_ONLY_TYPES = frozenset({"refresh_mental_model", "file_convert_retain", "webhook_delivery"})
+UPSTREAM_ONLY_TYPES = frozenset({"refresh_mental_model", "webhook_delivery"})
 
 CANCELLABLE_HINT = "only 'pending' and 'processing' operations can be cancelled"
 

@@ -116,29 +116,6 @@ def test_async_retain_prints_the_operation_id(cli):
     assert listed["total"] == 1
 
 
-def test_async_retain_sends_one_operation_per_batch_limit(cli, tmp_path):
-    for i in range(10):
-        (tmp_path / f"f{i}.txt").write_text(f"file {i}")
-    result = cli("retain", "demo", "--files", "f*.txt", "--async", "--json",
-                 env={"HINDSIGHT_MAX_BATCH_ITEMS": "3"})
-    assert result.code == 0
-    operations = result.json()
-    assert [op["total"] for op in operations] == [3, 3, 3, 1]
-    assert len({op["operation_id"] for op in operations}) == 4
-
-
-def test_async_retain_recuts_to_a_lower_server_limit_named_in_the_413(cli, tmp_path, settings):
-    settings.HINDSIGHT_MAX_BATCH_ITEMS = 4
-    for i in range(10):
-        (tmp_path / f"f{i}.txt").write_text(f"file {i}")
-    result = cli("retain", "demo", "--files", "f*.txt", "--async")
-    assert result.code == 0
-    ids = result.stdout.split()
-    assert len(ids) == 3
-    totals = [cli("operations", "get", "demo", i, "--json").json()["total"] for i in ids]
-    assert totals == [4, 4, 2]
-
-
 def test_async_retain_halves_batches_over_the_body_limit(cli, tmp_path, settings):
     settings.HINDSIGHT_MAX_BODY_BYTES = 6000
     for i in range(8):
