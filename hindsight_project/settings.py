@@ -359,7 +359,7 @@ HINDSIGHT_MAX_RETRIES = env_int("HINDSIGHT_MAX_RETRIES", 3, minimum=0)
 HINDSIGHT_TIME_LIMIT = env_float("HINDSIGHT_TIME_LIMIT", 0.0, minimum=0)
 HINDSIGHT_TIME_LIMITS = {
     op_type: env_float(f"HINDSIGHT_TIME_LIMIT_{op_type.upper()}", HINDSIGHT_TIME_LIMIT, minimum=0)
-    for op_type in ("batch_retain", "graph_update", "regenerate_observations")
+    for op_type in ("batch_retain", "file_retain", "graph_update", "regenerate_observations")
 }
 # How often the sweeper prunes terminal operations older than HINDSIGHT_RETENTION_DAYS.
 HINDSIGHT_PRUNE_INTERVAL = env_float("HINDSIGHT_PRUNE_INTERVAL", 3600.0, minimum=1)
