@@ -7,16 +7,27 @@ PORT ?= 8888
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps migrate bench clean run-scale
+.PHONY: run test lint system-deps migrate bench clean run-scale install
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	@echo "installing into $(VENV) (first run only)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
 
 migrate: $(STAMP)
-	$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py migrate --noinput -v0
+
+# The `hindsight` command for your user: a link to $(VENV)/bin/hindsight in $(BINDIR), where
+# `pip install --user` puts commands (on the PATH of most shells); it follows this checkout.
+BINDIR ?= $(HOME)/.local/bin
+install: $(STAMP)
+	@mkdir -p "$(BINDIR)"
+	@ln -sf "$(abspath $(VENV))/bin/hindsight" "$(BINDIR)/hindsight"
+	@echo "installed $(BINDIR)/hindsight"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+		*) echo "$(BINDIR) is not on your PATH: export PATH=\"$(BINDIR):\$$PATH\"";; esac
 
 # Security (issue 9): with DEBUG off the server refuses the built-in SECRET_KEY, so a fresh
 # checkout gets a random one generated once into $(SECRET_FILE) (git-ignored, mode 600). An
@@ -24,22 +35,20 @@ migrate: $(STAMP)
 SECRET_FILE := $(or $(HINDSIGHT_DATA_DIR),data)/secret_key
 
 $(SECRET_FILE):
-	mkdir -p $(dir $@)
-	(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
+	@mkdir -p $(dir $@)
+	@(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
 
 # Embedded default: SQLite + in-process executor, on gunicorn (one process, threads: the
 # executor's thread pool lives in that process; long-polls hold a thread each).
 run: migrate $(SECRET_FILE)
-	$(PY) manage.py collectstatic --noinput -v0
-	if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
+	@$(PY) manage.py collectstatic --noinput -v0
+	@if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
 		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
+	echo "Hindsight on http://$(HOST):$(PORT)  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"; \
 	exec $(VENV)/bin/gunicorn hindsight_project.wsgi:application \
 		--bind $(HOST):$(PORT) --workers 1 --worker-class gthread --threads 16 \
-		--timeout 120 --graceful-timeout 30 --access-logfile -
+		--timeout 120 --graceful-timeout 30
 
-# Scale-out on one machine, for trying it: local redis-server (port REDIS_PORT, default 6380),
-# PostgreSQL via DATABASE_URL or the SQLite file, the API and WORKERS (2) RQ workers.
-# Production layout: docs/scale-out.md.
 # Scale-out on one machine, for trying it: a throwaway redis-server (unless REDIS_URL is given),
 # the database of DATABASE_URL (SQLite file by default), the API on gunicorn and $(WORKERS) RQ
 # workers (settings.RQ["WORKER_CLASS"] adds the liveness sweeper). Ctrl-C stops everything.

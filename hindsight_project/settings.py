@@ -122,6 +122,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its line and X-Request-ID cover every answer, the 413s below included.
+    "hindsight_project.request_log.RequestLogMiddleware",
     "hindsight_project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and Swagger UI assets from the app itself: no CDN, no separate web server.
@@ -290,6 +292,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    # hindsight.request logs one line per request (hindsight_project/request_log.py); Django's
+    # WARNING for every 4xx would repeat it without the request id. 5xx stay logged here.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # --- Security and hardening (issue 9; docs/security.md) ------------------------------------------
