@@ -130,7 +130,9 @@ def describe(exc: APIError) -> str:
         return f"404 not found: {detail}"
     if code == 409:
         status = exc.current_status
-        return f"409 conflict: {detail}" + (f" (current status: {status})" if status else "")
+        # The server's message usually names the status already: say it once.
+        named = not status or f"'{status}'" in detail
+        return f"409 conflict: {detail}" + ("" if named else f" (current status: {status})")
     if code == 413:
         limit, maximum = exc.body.get("limit"), exc.body.get("max")
         where = f" (limit {limit}" + (f" = {maximum}" if maximum is not None else "") + ")"
