@@ -104,12 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all-pending", action="store_true",
                         help="cancel every pending operation of the bank")
 
-    banks = sub.add_parser("banks", help="list, create, delete banks")
+    banks = sub.add_parser("banks", help="list, create, update, delete banks")
     banks_sub = banks.add_subparsers(dest="action", required=True, metavar="ACTION")
     command(banks_sub, "list", commands.banks_list, "list banks")
     cmd = command(banks_sub, "create", commands.banks_create, "create a bank")
     cmd.add_argument("bank")
     cmd.add_argument("--name")
+    cmd = command(banks_sub, "update", commands.banks_update, "rename a bank")
+    cmd.add_argument("bank")
+    cmd.add_argument("--name", required=True)
     cmd = command(banks_sub, "delete", commands.banks_delete,
                   "delete a bank with its memories and operations")
     cmd.add_argument("bank")

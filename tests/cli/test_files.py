@@ -27,7 +27,7 @@ def test_async_retain_of_a_250_file_glob_is_one_operation_carrying_the_paths(cli
 
     watched = cli("operations", "watch", "demo", op_id)
     assert watched.code == 0
-    assert f"{op_id} completed 250/250 100%" in watched.stdout
+    assert f"{op_id} completed 250 / 250 (100%)" in watched.stdout
     wait_idle()
 
     memories = Memory.objects.filter(operation_id=op_id)
