@@ -173,6 +173,13 @@ def test_make_run_prints_no_recipe(make_run):
         assert recipe not in text, text
 
 
+def test_the_makefile_says_each_comment_once():
+    comments = [line for line in (ROOT / "Makefile").read_text().splitlines()
+                if line.startswith("# ")]
+    assert len(comments) == len(set(comments)), sorted(c for c in comments
+                                                       if comments.count(c) > 1)
+
+
 def progress_of(lines: list[str], op: str) -> list[tuple[str, int]]:
     """``(status, progress)`` of every line ``hindsight operations watch`` printed for ``op``."""
     found = []
