@@ -7,16 +7,27 @@ PORT ?= 8888
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps migrate bench clean run-scale
+.PHONY: run test lint system-deps migrate bench clean run-scale install
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	@echo "installing into $(VENV) (first run only)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
 
 migrate: $(STAMP)
-	$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py migrate --noinput -v0
+
+# The `hindsight` command for your user: a link to $(VENV)/bin/hindsight in $(BINDIR), where
+# `pip install --user` puts commands (on the PATH of most shells); it follows this checkout.
+BINDIR ?= $(HOME)/.local/bin
+install: $(STAMP)
+	@mkdir -p "$(BINDIR)"
+	@ln -sf "$(abspath $(VENV))/bin/hindsight" "$(BINDIR)/hindsight"
+	@echo "installed $(BINDIR)/hindsight"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+		*) echo "$(BINDIR) is not on your PATH: export PATH=\"$(BINDIR):\$$PATH\"";; esac
 
 # Security (issue 9): with DEBUG off the server refuses the built-in SECRET_KEY, so a fresh
 # checkout gets a random one generated once into $(SECRET_FILE) (git-ignored, mode 600). An
@@ -24,8 +35,8 @@ migrate: $(STAMP)
 SECRET_FILE := $(or $(HINDSIGHT_DATA_DIR),data)/secret_key
 
 $(SECRET_FILE):
-	mkdir -p $(dir $@)
-	(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
+	@mkdir -p $(dir $@)
+	@(umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
 
 # Embedded default: SQLite + in-process executor, on gunicorn with one process per core
 # (HINDSIGHT_WEB_PROCESSES overrides), each with threads and its own executor threads; the
@@ -34,7 +45,7 @@ run: migrate $(SECRET_FILE)
 	@$(PY) manage.py collectstatic --noinput -v0
 	@if [ -z "$${SECRET_KEY}$${SECRET_KEY_FILE}" ]; then \
 		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
-	echo "serving on http://$(HOST):$(PORT) (Ctrl-C stops)"; \
+	echo "Hindsight on http://$(HOST):$(PORT)  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"; \
 	exec $(VENV)/bin/gunicorn -c python:hindsight_project.gunicorn_conf \
 		hindsight_project.wsgi:application --bind $(HOST):$(PORT) --access-logfile -
 

@@ -59,6 +59,7 @@ class Memory(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "memories"  # not "Memorys" in the admin
         constraints = [
             models.UniqueConstraint(
                 fields=["operation", "item_index"], name="memory_unique_operation_item"
@@ -91,6 +92,7 @@ class Entity(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "entities"
         constraints = [
             models.UniqueConstraint(fields=["bank", "name"], name="entity_unique_bank_name"),
         ]

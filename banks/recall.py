@@ -53,8 +53,9 @@ def recall(
     until: datetime | None = None,
     max_tokens: int | None = None,
 ) -> list[RecallHit]:
-    """The bank's memories matching any query term, best first; filters narrow the candidates
-    inside the same query, before ranking and the limit.
+    """The bank's memories matching any query term, best first, each with a score from 0 to 1
+    relative to the best hit of this query (1.0); filters narrow the candidates inside the same
+    query, before ranking and the limit.
 
     ``tags_match`` is ``any`` or ``all``; ``since``/``until`` bound the memory's event timestamp
     (its retain time when it has none); ``max_tokens`` cuts the ranked list once the contents
@@ -70,12 +71,19 @@ def recall(
     ))
     ids = [_as_uuid(memory_id) for memory_id, _ in ranked]
     memories = Memory.objects.in_bulk(ids)
+    best = max((score for _, score in ranked), default=0.0)
     hits = [
-        RecallHit(memories[memory_id], round(score, 6))
+        RecallHit(memories[memory_id], normalised(score, best))
         for memory_id, (_, score) in zip(ids, ranked, strict=True)
         if memory_id in memories
     ]
     return cut_to_budget(hits, max_tokens)
+
+
+def normalised(score: float, best: float) -> float:
+    """The raw rank (bm25 or ts_rank_cd: tiny, engine-specific numbers) over the query's best,
+    so the top hit scores 1.0 and the others how close they came, on both databases alike."""
+    return round(score / best, 6) if best > 0 else 0.0
 
 
 def _as_uuid(value: object) -> uuid.UUID:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .render import (
     Output,
     operation_fields,
     operation_rows,
+    progress_text,
     short_time,
     upload_progress,
 )
@@ -256,7 +258,7 @@ def operations_cancel(client: HindsightClient, args: argparse.Namespace, out: Ou
         out.json(operation)
     else:
         out.line(f"operation {operation['operation_id']} {operation['status']} at "
-                 f"{operation['progress']}/{operation['total']}")
+                 f"{progress_text(operation)}")
     return 0
 
 
@@ -267,7 +269,7 @@ def operations_retry(client: HindsightClient, args: argparse.Namespace, out: Out
     else:
         # A fast executor may already have claimed (or even finished) it: say what is true now.
         out.line(f"operation {operation['operation_id']} queued for retry (now "
-                 f"{operation['status']} at {operation['progress']}/{operation['total']})")
+                 f"{operation['status']} at {progress_text(operation)})")
     return 0
 
 
@@ -294,6 +296,20 @@ def banks_create(client: HindsightClient, args: argparse.Namespace, out: Output)
     else:
         verb = "created bank" if response.status_code == 201 else "bank already exists:"
         out.line(f"{verb} {bank['bank_id']} (name: {bank.get('name') or '-'})")
+    # Like the API, creating an existing bank changes nothing: say so when a name was asked for.
+    if args.name is not None and bank.get("name") != args.name:
+        out.note(f"the name was not changed; rename it with: "
+                 f"hindsight banks update {args.bank} --name {shlex.quote(args.name)}")
+        return 1
+    return 0
+
+
+def banks_update(client: HindsightClient, args: argparse.Namespace, out: Output) -> int:
+    bank = client.request("PATCH", f"/api/banks/{args.bank}/", json={"name": args.name}).json()
+    if out.json_mode:
+        out.json(bank)
+    else:
+        out.line(f"updated bank {bank['bank_id']} (name: {bank.get('name') or '-'})")
     return 0
 
 

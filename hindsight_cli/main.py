@@ -107,12 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all-pending", action="store_true",
                         help="cancel every pending operation of the bank")
 
-    banks = sub.add_parser("banks", help="list, create, delete banks")
+    banks = sub.add_parser("banks", help="list, create, update, delete banks")
     banks_sub = banks.add_subparsers(dest="action", required=True, metavar="ACTION")
     command(banks_sub, "list", commands.banks_list, "list banks")
     cmd = command(banks_sub, "create", commands.banks_create, "create a bank")
     cmd.add_argument("bank")
     cmd.add_argument("--name")
+    cmd = command(banks_sub, "update", commands.banks_update, "rename a bank")
+    cmd.add_argument("bank")
+    cmd.add_argument("--name", required=True)
     cmd = command(banks_sub, "delete", commands.banks_delete,
                   "delete a bank with its memories and operations")
     cmd.add_argument("bank")
@@ -135,7 +138,9 @@ def describe(exc: APIError) -> str:
         return f"404 not found: {detail}"
     if code == 409:
         status = exc.current_status
-        return f"409 conflict: {detail}" + (f" (current status: {status})" if status else "")
+        # The server's message usually names the status already: say it once.
+        named = not status or f"'{status}'" in detail
+        return f"409 conflict: {detail}" + ("" if named else f" (current status: {status})")
     if code == 413:
         limit, maximum = exc.body.get("limit"), exc.body.get("max")
         where = f" (limit {limit}" + (f" = {maximum}" if maximum is not None else "") + ")"

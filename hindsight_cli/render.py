@@ -27,6 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from . import formatting
+
 UNITS = {"batch_retain": "items", "regenerate_observations": "entities", "graph_update": "memories",
          "file_retain": "files"}
 STATUS_STYLE = {
@@ -47,10 +49,9 @@ def short_time(value: str | None) -> str:
 
 
 def progress_text(operation: dict[str, Any]) -> str:
-    total = operation.get("total") or 0
-    done = operation.get("progress") or 0
-    percent = f" {100 * done // total}%" if total else ""
-    return f"{done}/{total}{percent}"
+    """``450 / 1,000 (45%)``, as ``manage.py operations`` and the admin write it."""
+    return formatting.progress_text(operation.get("progress") or 0, operation.get("total") or 0,
+                                    operation.get("status") or "")
 
 
 def retry_text(operation: dict[str, Any], now: datetime | None = None) -> str | None:
@@ -208,7 +209,6 @@ class ProgressView:
     def __init__(self, out: Output) -> None:
         self.out = out
         self.meters: dict[str, RateMeter] = {}
-        self.started: dict[str, float] = {}
         self.tasks: dict[str, TaskID] = {}
         self.last: dict[str, tuple] = {}
         self.progress: Progress | None = None
@@ -234,7 +234,6 @@ class ProgressView:
     def update(self, op: dict[str, Any]) -> None:
         op_id = op["operation_id"]
         meter = self.meters.setdefault(op_id, RateMeter())
-        self.started.setdefault(op_id, time.monotonic())
         meter.add(op.get("progress") or 0)
         if op["status"] in ("completed", "failed", "cancelled"):
             self.finish(op)
@@ -263,9 +262,11 @@ class ProgressView:
         if self.out.json_mode:
             self.out.json(op)
             return
-        elapsed = time.monotonic() - self.started.get(op_id, time.monotonic())
+        # The operation's own times on the server, not how long we happened to watch it.
+        took = formatting.finished_text(op.get("created_at"), op.get("started_at"),
+                                        op.get("completed_at"))
         summary = (f"{op_id} {self.out.styled_status(op['status'])} {progress_text(op)}"
-                   f" in {elapsed:.1f}s, {op.get('failed_items_count') or 0} failed")
+                   f"{' ' + took if took else ''}, {op.get('failed_items_count') or 0} failed")
         if op.get("error"):
             summary += f": {escape(op['error']) if self.out.rich else op['error']}"
         if self.progress is not None:

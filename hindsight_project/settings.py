@@ -122,6 +122,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its line and X-Request-ID cover every answer, the 413s below included.
+    "hindsight_project.request_log.RequestLogMiddleware",
     "hindsight_project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves admin and Swagger UI assets from the app itself: no CDN, no separate web server.
@@ -206,7 +208,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["hindsight_project.auth.ApiKeyRequired"],
     "DEFAULT_THROTTLE_CLASSES": ["hindsight_project.throttling.ApiKeyRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Native endpoints grouped by resource in the Swagger UI, with one-line summaries.
+    "DEFAULT_SCHEMA_CLASS": "hindsight_project.schema.ResourceAutoSchema",
     "EXCEPTION_HANDLER": "hindsight_project.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -290,6 +293,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    # hindsight.request logs one line per request (hindsight_project/request_log.py); Django's
+    # WARNING for every 4xx would repeat it without the request id. 5xx stay logged here.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # --- Security and hardening (issue 9; docs/security.md) ------------------------------------------

@@ -10,7 +10,15 @@ from .states import OperationStatus, OperationType
 
 
 class CommaMultipleChoiceField(forms.MultipleChoiceField):
-    """Accepts ``?status=a&status=b`` and ``?status=a,b`` alike."""
+    """Accepts ``?status=a&status=b`` and ``?status=a,b`` alike; a bad value is answered with
+    the valid ones."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        valid = ", ".join(str(value) for value, _ in self.choices)
+        self.error_messages["invalid_choice"] = (
+            f"'%(value)s' is not a valid choice; expected one of: {valid}."
+        )
 
     def to_python(self, value: object) -> list[str]:
         values = super().to_python(value)

@@ -1,5 +1,6 @@
 """How operations read to a human: short ids, durations, ``450 / 1,000 (45%)``, plain-text
-tables. Shared by the admin and ``manage.py operations`` so both say the same thing."""
+tables. Shared by the admin and ``manage.py operations``; the words and numbers themselves come
+from ``hindsight_cli.formatting``, so the ``hindsight`` CLI says exactly the same."""
 
 from __future__ import annotations
 
@@ -8,43 +9,16 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from hindsight_cli.formatting import (  # noqa: F401 - re-exported for the admin and commands
+    format_duration,
+    percent,
+    plural,
+    progress_text,
+    short_id,
+)
+
 from .models import Operation
 from .states import OperationStatus
-
-
-def short_id(operation_id: object) -> str:
-    """The first 8 hex digits: enough to tell rows apart on a screen, and searchable."""
-    return str(operation_id)[:8]
-
-
-def percent(progress: int, total: int, status: str = "") -> int:
-    if total <= 0:
-        # An empty batch that finished is done, not 0% done.
-        return 100 if status == OperationStatus.COMPLETED else 0
-    return min(100, progress * 100 // total)
-
-
-def progress_text(progress: int, total: int, status: str = "") -> str:
-    return f"{progress:,} / {total:,} ({percent(progress, total, status)}%)"
-
-
-def format_duration(delta: timedelta | None) -> str:
-    if delta is None:
-        return "—"
-    seconds = max(0.0, delta.total_seconds())
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, sec = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} m {sec:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} m"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def wait_time(op: Operation, now: datetime | None = None) -> timedelta | None:

@@ -195,7 +195,11 @@ class OperationListSerializer(serializers.Serializer):
     """The list envelope (docs/api.md 1.3); documented for the schema."""
 
     bank_id = serializers.CharField(allow_null=True)
-    total = serializers.IntegerField(allow_null=True)
+    total = serializers.IntegerField(
+        allow_null=True,
+        help_text="Operations matching the filters, in offset mode; null on cursor pages "
+                  "(a cursor page does not count: that is what keeps it cheap).",
+    )
     limit = serializers.IntegerField()
     offset = serializers.IntegerField(allow_null=True)
     next_cursor = serializers.CharField(allow_null=True)

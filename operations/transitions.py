@@ -162,7 +162,8 @@ def cancel(operation_id: object, bank_pk: int | None = None, *, strict: bool = F
     so nothing more of the operation is ever committed.
     """
     where = Q(bank_id=bank_pk) if bank_pk is not None else None
-    if _cas(operation_id, S.CANCELLED, ACTIVE, where=where, completed_at=timezone.now()):
+    if _cas(operation_id, S.CANCELLED, ACTIVE, where=where, completed_at=timezone.now(),
+            stage=S.CANCELLED):
         return S.CANCELLED
     status = _current_status(operation_id, bank_pk)
     if status == S.CANCELLED and not strict:
@@ -208,7 +209,8 @@ def cancel_many(
         for start in range(0, len(active_ids), 500):
             batch = active_ids[start : start + 500]
             Operation.objects.filter(pk__in=batch, status__in=ACTIVE).update(
-                status=S.CANCELLED, completed_at=timezone.now(), updated_at=timezone.now()
+                status=S.CANCELLED, completed_at=timezone.now(), updated_at=timezone.now(),
+                stage=S.CANCELLED,
             )
             webhooks.record_terminal(batch)  # the outbox commits with the state
         outcome.cancelled = [str(pk) for pk in active_ids]

@@ -104,3 +104,9 @@ def test_operation_page_links_to_its_memories(admin_client, bank):
     assert link in page
     body = admin_client.get(link).content.decode()
     assert "from the op" in body and "unrelated" not in body
+
+
+
+def test_the_admin_index_says_memories_not_memorys(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert ">Memories<" in page and "Memorys" not in page

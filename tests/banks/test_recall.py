@@ -42,6 +42,13 @@ def test_recall_ranks_the_memory_matching_most_query_terms_first(bank, corpus):
     assert hits[0].score > hits[1].score > 0
 
 
+def test_recall_scores_are_normalised_to_the_best_hit_of_the_query(bank, corpus):
+    hits = recall(bank, "hotel in Paris")
+    assert hits[0].score == 1.0
+    assert all(0 < hit.score <= 1 for hit in hits)
+    assert hits[1].score > 0.01  # readable at two decimals, not 2e-06
+
+
 def test_recall_is_case_insensitive_and_ignores_stopwords(bank, corpus):
     assert contents(recall(bank, "the BUDGET")) == [CORPUS[2]["content"]]
 

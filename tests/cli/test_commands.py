@@ -50,6 +50,21 @@ def test_banks_create_list_delete(cli):
     assert not Bank.objects.filter(bank_id="notes").exists()
 
 
+def test_banks_create_of_an_existing_bank_with_another_name_exits_1_and_names_update(cli):
+    assert cli("banks", "create", "notes", "--name", "My notes").code == 0
+    again = cli("banks", "create", "notes", "--name", "Notes")
+    assert again.code == 1
+    assert again.stdout == "bank already exists: notes (name: My notes)\n"
+    assert again.error_line == "the name was not changed; rename it with: " \
+        "hindsight banks update notes --name Notes"
+    assert Bank.objects.get(bank_id="notes").name == "My notes"  # as POST /api/banks/ does
+    assert cli("banks", "create", "notes", "--name", "My notes").code == 0  # same name: done
+
+    renamed = cli("banks", "update", "notes", "--name", "Notes")
+    assert (renamed.code, renamed.stdout) == (0, "updated bank notes (name: Notes)\n")
+    assert Bank.objects.get(bank_id="notes").name == "Notes"
+
+
 def test_deleting_an_unknown_bank_is_a_404_line(cli):
     result = cli("banks", "delete", "nope")
     assert result.code == 3
@@ -159,7 +174,8 @@ def test_operations_list_filters_and_paginates(cli, demo_bank):
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["OPERATION", "TYPE", "STATUS", "PROGRESS", "FAILED", "CREATED",
                                 "ERROR"]
-    assert lines[1].split()[:4] == [str(done.pk), "batch_retain", "completed", "3/3"]
+    assert lines[1].split()[:7] == [str(done.pk), "batch_retain", "completed", "3", "/", "3",
+                                    "(100%)"]
     assert lines[-1] == "4 of 4 operations in bank demo"
 
     only_pending = cli("operations", "list", "demo", "--status", "pending", "--json").json()
@@ -202,7 +218,7 @@ def test_operations_get_shows_the_operation(cli, demo_bank):
     fields = dict(line.split(None, 1) for line in human.stdout.splitlines())
     assert fields["operation_id"] == str(op.pk)
     assert fields["status"] == "completed"
-    assert fields["progress"] == "3/3 100%"
+    assert fields["progress"] == "3 / 3 (100%)"
     body = cli("operations", "get", "demo", str(op.pk), "--json").json()
     assert set(body) >= {"operation_id", "bank_id", "type", "status", "progress", "total",
                          "created_at", "started_at", "completed_at", "error", "result"}
@@ -223,7 +239,7 @@ def test_cancel_one_pending_operation(cli, demo_bank):
     op = submit_retain(demo_bank, 5)
     result = cli("operations", "cancel", "demo", str(op.pk))
     assert result.code == 0
-    assert result.stdout == f"operation {op.pk} cancelled at 0/5\n"
+    assert result.stdout == f"operation {op.pk} cancelled at 0 / 5 (0%)\n"
     assert status_of(op) == "cancelled"
     again = cli("operations", "cancel", "demo", str(op.pk), "--json")
     assert (again.code, again.json()["status"]) == (0, "cancelled")
@@ -235,9 +251,8 @@ def test_cancel_of_a_completed_operation_is_a_409_line_with_its_status(cli, demo
     assert result.code == 3
     assert result.stdout == ""
     assert result.error_line == (
-        f"error: 409 conflict: Operation {op.pk} cannot be cancelled: status is 'completed' "
-        "(current status: completed)"
-    )
+        f"error: 409 conflict: Operation {op.pk} cannot be cancelled: status is 'completed'"
+    )  # the status once, not repeated
 
 
 def test_cancel_all_pending_cancels_exactly_the_pending_ones(cli, demo_bank):
@@ -267,7 +282,8 @@ def test_retry_of_a_cancelled_operation_queues_it_again(cli, demo_bank, settings
     assert result.code == 0
     # The executor may claim (and finish) it before the answer is serialized.
     assert re.fullmatch(
-        rf"operation {op.pk} queued for retry \(now (pending|running|completed) at [0-2]/2\)\n",
+        rf"operation {op.pk} queued for retry \(now (pending|running|completed) at [0-2] / 2 "
+        rf"\(\d+%\)\)\n",
         result.stdout,
     ), result.stdout
     wait_idle()
@@ -280,7 +296,7 @@ def test_retry_of_a_running_operation_is_a_409_line(cli, demo_bank):
     assert result.code == 3
     assert result.stdout == ""
     assert "409 conflict" in result.error_line
-    assert result.error_line.endswith("(current status: running)")
+    assert result.error_line.endswith("status is 'running'")
 
 
 # --- transport errors --------------------------------------------------------------------------

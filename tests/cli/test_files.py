@@ -30,7 +30,7 @@ def test_async_upload_of_a_250_file_glob_is_one_operation_per_100_files(cli, tmp
 
     watched = cli("operations", "watch", "demo", op_ids[0])
     assert watched.code == 0
-    assert f"{op_ids[0]} completed 100/100 100%" in watched.stdout
+    assert f"{op_ids[0]} completed 100 / 100 (100%)" in watched.stdout
     wait_idle()
 
     memories = Memory.objects.filter(operation_id__in=op_ids)

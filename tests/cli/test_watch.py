@@ -24,12 +24,12 @@ def test_watch_renders_progress_with_rate_and_eta_and_exits_0_on_completed(
 ):
     op = running_operation(demo_bank, total=100)
     watch = cli_background("operations", "watch", "demo", str(op.pk))
-    watch.wait_for(f"{op.pk} running 0/100 0%")
+    watch.wait_for(f"{op.pk} running 0 / 100 (0%)")
     advance(op, 20)
-    watch.wait_for("running 20/100 20%")
+    watch.wait_for("running 20 / 100 (20%)")
     advance(op, 20)
-    out = watch.wait_for("running 40/100 40%")
-    line = next(line for line in out.splitlines() if "40/100" in line)
+    out = watch.wait_for("running 40 / 100 (40%)")
+    line = next(line for line in out.splitlines() if "40 / 100" in line)
     rate = RATE.search(line)
     assert rate, line
     assert float(rate.group(1)) > 0
@@ -37,31 +37,32 @@ def test_watch_renders_progress_with_rate_and_eta_and_exits_0_on_completed(
     assert transitions.complete(op.pk, WORKER)
     result = watch.finish()
     assert result.code == 0
-    assert re.search(rf"{op.pk} completed 100/100 100% in \d+\.\ds, 0 failed", result.stdout)
+    done = rf"{op.pk} completed 100 / 100 \(100%\) in \d+\.\d s after \d+\.\d s queued, 0 failed"
+    assert re.search(done, result.stdout)
 
 
 def test_watch_exits_1_on_failed_and_prints_the_error(demo_bank, cli_background):
     op = running_operation(demo_bank, total=10)
     watch = cli_background("operations", "watch", "demo", str(op.pk))
-    watch.wait_for("running 0/10")
+    watch.wait_for("running 0 / 10 (")
     advance(op, 4)
-    watch.wait_for("running 4/10")
+    watch.wait_for("running 4 / 10 (")
     assert transitions.fail(op.pk, WORKER, "embedding service unavailable")
     result = watch.finish()
     assert result.code == 1
     last = result.stdout.strip().splitlines()[-1]
-    assert f"{op.pk} failed 4/10" in last
+    assert f"{op.pk} failed 4 / 10 (" in last
     assert "embedding service unavailable" in last
 
 
 def test_watch_exits_2_on_cancelled(demo_bank, cli_background):
     op = running_operation(demo_bank, total=10)
     watch = cli_background("operations", "watch", "demo", str(op.pk))
-    watch.wait_for("running 0/10")
+    watch.wait_for("running 0 / 10 (")
     cancel_operation(demo_bank, str(op.pk))
     result = watch.finish()
     assert result.code == 2
-    assert f"{op.pk} cancelled 0/10" in result.stdout
+    assert f"{op.pk} cancelled 0 / 10 (" in result.stdout
 
 
 def test_watch_of_a_finished_operation_returns_its_exit_code_at_once(demo_bank, cli):
@@ -91,7 +92,7 @@ def test_ctrl_c_stops_watching_and_leaves_the_operation_running(
 ):
     op = running_operation(demo_bank, total=10)
     watch = cli_background("operations", "watch", "demo", str(op.pk))
-    watch.wait_for("running 0/10")
+    watch.wait_for("running 0 / 10 (")
     server_requests.wait_for_long_polls(1)  # the CLI now waits in a long-poll request
     watch.interrupt()
     result = watch.finish(timeout=30)
@@ -139,20 +140,20 @@ def test_watch_all_adds_new_operations_and_closes_finished_ones(demo_bank, cli_b
     first = running_operation(demo_bank, total=10)
     second = running_operation(demo_bank, total=20)
     watch = cli_background("operations", "watch", "demo", "--all")
-    watch.wait_for(f"{first.pk} running 0/10")
-    watch.wait_for(f"{second.pk} running 0/20")
+    watch.wait_for(f"{first.pk} running 0 / 10 (")
+    watch.wait_for(f"{second.pk} running 0 / 20 (")
     advance(first, 10)
     assert transitions.complete(first.pk, WORKER)
-    watch.wait_for(f"{first.pk} completed 10/10")
+    watch.wait_for(f"{first.pk} completed 10 / 10 (")
     third = running_operation(demo_bank, total=30)
-    watch.wait_for(f"{third.pk} running 0/30")
+    watch.wait_for(f"{third.pk} running 0 / 30 (")
     cancel_operation(demo_bank, str(second.pk))
     watch.wait_for(f"{second.pk} cancelled")
     assert watch.proc.poll() is None  # the third one is still active
     advance(third, 30)
     assert transitions.complete(third.pk, WORKER)
     result = watch.finish()
-    assert f"{third.pk} completed 30/30" in result.stdout
+    assert f"{third.pk} completed 30 / 30 (" in result.stdout
     assert result.code == 2  # one of them was cancelled
 
 

@@ -126,9 +126,25 @@ def test_bad_id_exits_non_zero_with_one_line_on_stderr(tmp_path):
         [sys.executable, "manage.py", "operations", "get", "not-an-id"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # not found
     assert proc.stderr.strip().splitlines() == ["CommandError: Operation not-an-id not found"]
     assert proc.stdout == ""
+
+
+def test_the_same_outcome_gives_the_same_exit_code(bank):
+    """0 all done, 1 some refused, 2 usage, 3 not found: cancel and retry alike."""
+    done = walk_to(submit_retain(bank), S.COMPLETED)
+    codes = {}
+    for action in ("cancel", "retry"):
+        for name, ids in (("refused", [str(done.pk)]),
+                          ("not found", ["00000000-0000-0000-0000-000000000000"]),
+                          ("usage", ["xyz"])):
+            with pytest.raises(CommandError) as raised:
+                run(action, *ids)
+            codes[action, name] = raised.value.returncode
+    assert codes == {("cancel", "refused"): 1, ("retry", "refused"): 1,
+                     ("cancel", "not found"): 3, ("retry", "not found"): 3,
+                     ("cancel", "usage"): 2, ("retry", "usage"): 2}
 
 
 # --- cancel ---------------------------------------------------------------------------------------
@@ -138,8 +154,12 @@ def test_cancel_by_ids_reports_per_outcome_counts(bank):
     pending = submit_retain(bank)
     running = walk_to(submit_retain(bank), S.RUNNING)
     done = walk_to(submit_retain(bank), S.COMPLETED)
-    out = run("cancel", str(pending.pk), str(running.pk), str(done.pk))
-    assert out.strip() == "Cancelled 2 operations; 1 was already finished."
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 operation already finished") as refused:
+        call_command("operations", "cancel", str(pending.pk), str(running.pk), str(done.pk),
+                     stdout=out)
+    assert refused.value.returncode == 1
+    assert out.getvalue().strip() == "Cancelled 2 operations; 1 was already finished."
     assert (status_of(pending), status_of(running), status_of(done)) == (
         S.CANCELLED, S.CANCELLED, S.COMPLETED)
 
@@ -236,7 +256,10 @@ def test_reap_requeues_a_running_operation_whose_heartbeat_is_stale(settings):
 def test_reap_with_nothing_stale_says_so(bank):
     walk_to(submit_retain(bank), S.RUNNING)
     out = run("reap")
-    assert out.startswith("Requeued 0 operations whose worker was lost; failed 0")
+    assert out.strip() == (
+        "Requeued 0 operations whose worker was lost; failed 0 operations whose worker was "
+        "lost 3 times (HINDSIGHT_MAX_ATTEMPTS); re-dispatched 0 pending operations."
+    )
 
 
 # --- prune ----------------------------------------------------------------------------------------

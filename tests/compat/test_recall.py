@@ -37,6 +37,7 @@ def test_recall_with_the_clients_defaults_ranks_the_best_match_first(facts):
                      "Alice drinks green tea every morning"]
     scores = [r.scores.final for r in answer.results]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[1] > 0
+    assert scores[0] == 1.0 and scores[1] < 1  # normalised per query, as on the native surface
     first = answer.results[1]
     assert (first.type, first.document_id, first.metadata, first.context) == (
         "world", "d1", {"source": "chat"}, "breakfast talk")

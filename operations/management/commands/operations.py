@@ -1,7 +1,9 @@
 """``manage.py operations list|get|cancel|retry|reap|prune|stats``: the operator's shell
 interface. Every subcommand calls ``operations.services`` / ``operations.maintenance`` and only
 formats what they return; nothing here writes a status. Human tables by default, ``--json`` for
-scripts; a bad id or bank is one ``CommandError`` line and exit code 1."""
+scripts. Exit codes, as documented in the README: 0 all done, 1 some refused (an operation in a
+status the action may not leave), 2 usage error, 3 unknown operation id or bank; the reason is
+one ``CommandError`` line on stderr."""
 
 from __future__ import annotations
 
@@ -16,12 +18,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from banks.access import visible_bank, visible_banks
+from banks.exceptions import BankNotFound
 from banks.models import Bank
 from operations import maintenance, services
-from operations.exceptions import HindsightError
+from operations.exceptions import HindsightError, OperationNotFound
 from operations.formatting import (
     format_duration,
     format_timestamp,
+    plural,
     progress_text,
     render_table,
     run_time,
@@ -35,6 +39,7 @@ AGE_RE = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
 MAX_LIST_LIMIT = 1000
 FAILED_ITEMS_SHOWN = 20
+EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND = 1, 2, 3
 
 
 def parse_age(raw: str) -> timedelta:
@@ -53,10 +58,6 @@ def parse_limit(raw: str) -> int:
     if not 1 <= value <= MAX_LIST_LIMIT:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIST_LIMIT}")
     return value
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 class Command(BaseCommand):
@@ -106,8 +107,10 @@ class Command(BaseCommand):
         handler = getattr(self, "handle_" + options["subcommand"])
         try:
             handler(options)
+        except (OperationNotFound, BankNotFound) as exc:
+            raise CommandError(str(exc), returncode=EXIT_NOT_FOUND) from None
         except HindsightError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=EXIT_REFUSED) from None
 
     # -- output -------------------------------------------------------------------------------
     def emit_json(self, data: object) -> None:
@@ -122,7 +125,7 @@ class Command(BaseCommand):
         try:
             statuses = parse_statuses(options["status"])
         except ValueError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         query = services.operations_for(self.bank_or_all(options["bank"]))
         if statuses:
             query = query.filter(status__in=statuses)
@@ -184,7 +187,7 @@ class Command(BaseCommand):
         ids, malformed = maintenance.parse_ids(raw_ids)
         if malformed:
             bad = [raw for raw in raw_ids if maintenance.parse_ids([raw])[1]]
-            raise CommandError(f"Invalid operation id: {', '.join(bad)}")
+            raise CommandError(f"Invalid operation id: {', '.join(bad)}", returncode=EXIT_USAGE)
         return [str(pk) for pk in ids]
 
     def handle_cancel(self, options: dict[str, Any]) -> None:
@@ -194,13 +197,14 @@ class Command(BaseCommand):
             try:
                 statuses = parse_statuses(options["status"])
             except ValueError as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError(str(exc), returncode=EXIT_USAGE) from None
             if options["all_pending"]:
                 statuses.append(OperationStatus.PENDING)
             if not options["bank"]:
-                raise CommandError("--all-pending and --status need --bank")
+                raise CommandError("--all-pending and --status need --bank", returncode=EXIT_USAGE)
         if not ids and statuses is None:
-            raise CommandError("give operation ids, or --bank with --all-pending or --status")
+            raise CommandError("give operation ids, or --bank with --all-pending or --status",
+                               returncode=EXIT_USAGE)
         banks = self.bank_or_all(options["bank"])
         outcome = services.cancel_operations(banks, ids or None, statuses)
         if options["json"]:
@@ -214,7 +218,11 @@ class Command(BaseCommand):
                 parts.append(f"{outcome.not_found:,} not found")
             self.stdout.write("; ".join(parts) + ".")
         if outcome.not_found:
-            raise CommandError(f"{plural(outcome.not_found, 'operation')} not found")
+            raise CommandError(f"{plural(outcome.not_found, 'operation')} not found",
+                               returncode=EXIT_NOT_FOUND)
+        if outcome.already_terminal:
+            raise CommandError(f"{plural(outcome.already_terminal, 'operation')} already "
+                               "finished, not cancelled", returncode=EXIT_REFUSED)
 
     def handle_retry(self, options: dict[str, Any]) -> None:
         ids = self._checked_ids(options["operation_ids"])
@@ -229,9 +237,13 @@ class Command(BaseCommand):
             if outcome.not_found:
                 parts.append(f"{outcome.not_found:,} not found")
             self.stdout.write("; ".join(parts) + ".")
-        if outcome.not_found or outcome.not_retryable:
-            skipped = outcome.not_found + sum(outcome.not_retryable.values())
-            raise CommandError(f"{plural(skipped, 'operation')} could not be retried")
+        if outcome.not_found:
+            raise CommandError(f"{plural(outcome.not_found, 'operation')} not found",
+                               returncode=EXIT_NOT_FOUND)
+        if outcome.not_retryable:
+            skipped = sum(outcome.not_retryable.values())
+            raise CommandError(f"{plural(skipped, 'operation')} could not be retried",
+                               returncode=EXIT_REFUSED)
 
     # -- reap / prune / stats -------------------------------------------------------------------
     def handle_reap(self, options: dict[str, Any]) -> None:
@@ -242,8 +254,9 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Requeued {plural(len(outcome.requeued), 'operation')} whose worker was lost; "
-            f"failed {len(outcome.failed):,} (lost {settings.HINDSIGHT_MAX_ATTEMPTS} times); "
-            f"re-dispatched {len(outcome.redispatched):,} pending."
+            f"failed {plural(len(outcome.failed), 'operation')} whose worker was lost "
+            f"{settings.HINDSIGHT_MAX_ATTEMPTS} times (HINDSIGHT_MAX_ATTEMPTS); "
+            f"re-dispatched {plural(len(outcome.redispatched), 'pending operation')}."
         )
         for pk in outcome.requeued:
             self.stdout.write(f"  requeued {pk}")
