@@ -47,7 +47,7 @@ run: migrate $(SECRET_FILE)
 		export SECRET_KEY_FILE="$(abspath $(SECRET_FILE))"; fi; \
 	echo "Hindsight on http://$(HOST):$(PORT)  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"; \
 	exec $(VENV)/bin/gunicorn -c python:hindsight_project.gunicorn_conf \
-		hindsight_project.wsgi:application --bind $(HOST):$(PORT) --access-logfile -
+		hindsight_project.wsgi:application --bind $(HOST):$(PORT)
 
 # Scale-out on one machine, for trying it: a throwaway redis-server (unless REDIS_URL is given),
 # the database of DATABASE_URL (SQLite file by default), the API on gunicorn and $(WORKERS) RQ
