@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -88,8 +88,11 @@ def paginate_newest_first(queryset: QuerySet, request: Request, scope: str) -> P
         if request.query_params.get("offset") not in (None, ""):
             raise ValidationError({"cursor": ["cursor cannot be combined with offset."]})
         created_at, pk = decode_cursor(cursor, scope)
-        queryset = queryset.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+        # "Before (created_at, id)" written as a range on created_at plus an exclusion, not as
+        # an OR: SQLite uses an OR's index for neither side, and walked the whole bank from its
+        # newest row to the cursor (1 s per page at 1,000,000 operations).
+        queryset = queryset.filter(created_at__lte=created_at).exclude(
+            created_at=created_at, pk__gte=pk
         )
         rows = list(queryset[: limit + 1])
         offset = total = None
