@@ -30,8 +30,9 @@ JSON = st.recursive(
 )
 FIELDS = ("content", "context", "timestamp", "metadata", "tags", "document_id")
 ITEM = st.dictionaries(st.sampled_from(FIELDS) | ANY_TEXT, JSON, max_size=6)
-# What any database stores: every code point but NUL (PostgreSQL refuses "\x00" in text).
-STORABLE = st.characters(exclude_characters="\x00")
+# What any database stores as UTF-8: every code point but NUL (PostgreSQL refuses "\x00" in
+# text) and lone surrogates (category Cs, which the validator rightly refuses with a 400).
+STORABLE = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 WELL_FORMED_ITEM = st.fixed_dictionaries(
     {"content": st.text(STORABLE, min_size=1, max_size=50)},
     optional={
