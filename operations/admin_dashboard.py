@@ -146,6 +146,8 @@ def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templ
         "troubled_count": troubled_count,
         "count_cap": dashboard.COUNT_CAP,
         "executor": dashboard.executor_state(),
+        "webhooks": (dashboard.webhook_trouble(window, bank, now) if not unknown_bank
+                     else None),
         "may_operate": may_operate,
         "hs_live": live_config,
         "generated_at": now,

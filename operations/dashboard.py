@@ -7,8 +7,8 @@ have partial indexes of their own, ``op_started``/``op_completed``; the live lis
 follows the window's rows, never the table's: see ``bench/admin_dashboard.py`` at 1,000,000
 operations. Percentiles are exact (nearest rank) over the durations of the window's rows.
 
-Extension point: webhook deliveries failing (once a delivery model exists) belong here as one
-more bounded query, next to ``stale_or_retrying``; the dashboard template has a marked slot.
+Webhook deliveries failing (``webhook_trouble``) are read from the delivery outbox: pending rows
+through its ``(status, next_attempt_at)`` index, failed ones bounded by the window.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from banks.models import Bank
 from .executor import get_executor
 from .models import Operation
 from .states import OperationStatus, OperationType
+from .webhook_models import DeliveryStatus, WebhookDelivery
 
 S = OperationStatus
 OUTCOMES = (S.COMPLETED, S.FAILED, S.CANCELLED)
@@ -244,6 +245,33 @@ def stale_or_retrying(
             rows[op.pk] = op
     newest = sorted(rows.values(), key=lambda op: (op.created_at, op.pk), reverse=True)[:limit]
     return newest, base.filter(stale | again).order_by()[:COUNT_CAP].count()
+
+
+@dataclass(frozen=True)
+class DeliveryTrouble:
+    failed: int  # deliveries that ended ``failed`` in the window
+    retrying: int  # pending deliveries a receiver has refused at least once
+    oldest_pending: datetime | None  # the oldest delivery not yet accepted
+    recent: list[WebhookDelivery]  # the newest of both kinds, at most ``LIST_LIMIT``
+
+
+def webhook_trouble(window: Window, bank: Bank | None = None, now: datetime | None = None,
+                    limit: int = LIST_LIMIT) -> DeliveryTrouble:
+    """Webhook deliveries failing: ended ``failed`` within the window, or still being retried
+    after a refused attempt, with the age of the oldest pending delivery."""
+    now = now or timezone.now()
+    base = WebhookDelivery.objects.select_related("webhook__bank").defer("payload")
+    if bank is not None:
+        base = base.filter(webhook__bank=bank)
+    failed = base.filter(status=DeliveryStatus.FAILED, updated_at__gte=now - window.span)
+    retrying = base.filter(status=DeliveryStatus.PENDING, attempts__gt=0)
+    oldest = (base.filter(status=DeliveryStatus.PENDING).order_by("created_at")
+              .values_list("created_at", flat=True).first())
+    recent = sorted([*failed.order_by("-updated_at")[:limit],
+                     *retrying.order_by("-updated_at")[:limit]],
+                    key=lambda d: d.updated_at, reverse=True)[:limit]
+    return DeliveryTrouble(failed.order_by()[:COUNT_CAP].count(),
+                           retrying.order_by()[:COUNT_CAP].count(), oldest, recent)
 
 
 def executor_state(executor: Any = None) -> dict[str, Any]:
