@@ -3,6 +3,7 @@ tests so no thread of one test writes into the next one's database."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -72,4 +73,36 @@ def slow_chunks(settings):
     original = get_job(OperationType.BATCH_RETAIN)
     register(SlowBatchRetain())
     yield settings
+    register(original)
+
+
+class GatedPrepareRetain(BatchRetainJob):
+    """batch_retain whose second chunk's preparation waits for a gate, like a long extraction.
+    The first chunk is committed and the operation is running when ``preparing`` is set; the
+    preparation holds no database lock, so the test can act (cancel, delete) before ``gate``."""
+
+    def __init__(self) -> None:
+        self.preparing = threading.Event()
+        self.gate = threading.Event()
+        self.released = threading.Event()
+        self.gated_at = None
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0 and not self.released.is_set():
+            self.gated_at = start
+            self.preparing.set()
+            self.gate.wait(120)
+            self.released.set()
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+
+@pytest.fixture
+def gated_chunks(settings):
+    """Chunks of 10 items; the run stops before its second chunk until ``job.gate`` is set."""
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    job = GatedPrepareRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    yield job
+    job.gate.set()
     register(original)
