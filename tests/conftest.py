@@ -3,6 +3,7 @@ tests so no thread of one test writes into the next one's database."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 
@@ -105,4 +106,43 @@ def gated_chunks(settings):
     register(job)
     yield job
     job.gate.set()
+    register(original)
+
+
+class SteppedRetain(BatchRetainJob):
+    """batch_retain that pauses before each chunk after the first until the test steps it, so
+    a test can look at the operation between two committed chunks (no timing involved)."""
+
+    def __init__(self) -> None:
+        self.paused_at: queue.Queue[int] = queue.Queue()
+        self.steps = threading.Semaphore(0)
+        self.free = threading.Event()
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0 and not self.free.is_set():
+            self.paused_at.put(start)
+            self.steps.acquire(timeout=120)
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+    def next_pause(self, timeout: float = 60.0) -> int:
+        """The progress at which the run is paused now (all before it committed)."""
+        return self.paused_at.get(timeout=timeout)
+
+    def step(self) -> None:
+        self.steps.release()
+
+    def run_free(self) -> None:
+        self.free.set()
+        self.steps.release()
+
+
+@pytest.fixture
+def stepped_chunks(settings):
+    """Chunks of at most 10 items; the run pauses before each chunk after the first."""
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    job = SteppedRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    yield job
+    job.run_free()
     register(original)
