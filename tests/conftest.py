@@ -3,6 +3,8 @@ tests so no thread of one test writes into the next one's database."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
 import pytest
@@ -81,4 +83,75 @@ def slow_chunks(settings):
     original = get_job(OperationType.BATCH_RETAIN)
     register(SlowBatchRetain())
     yield settings
+    register(original)
+
+
+class GatedPrepareRetain(BatchRetainJob):
+    """batch_retain whose second chunk's preparation waits for a gate, like a long extraction.
+    The first chunk is committed and the operation is running when ``preparing`` is set; the
+    preparation holds no database lock, so the test can act (cancel, delete) before ``gate``."""
+
+    def __init__(self) -> None:
+        self.preparing = threading.Event()
+        self.gate = threading.Event()
+        self.released = threading.Event()
+        self.gated_at = None
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0 and not self.released.is_set():
+            self.gated_at = start
+            self.preparing.set()
+            self.gate.wait(120)
+            self.released.set()
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+
+@pytest.fixture
+def gated_chunks(settings):
+    """Chunks of 10 items; the run stops before its second chunk until ``job.gate`` is set."""
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    job = GatedPrepareRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    yield job
+    job.gate.set()
+    register(original)
+
+
+class SteppedRetain(BatchRetainJob):
+    """batch_retain that pauses before each chunk after the first until the test steps it, so
+    a test can look at the operation between two committed chunks (no timing involved)."""
+
+    def __init__(self) -> None:
+        self.paused_at: queue.Queue[int] = queue.Queue()
+        self.steps = threading.Semaphore(0)
+        self.free = threading.Event()
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0 and not self.free.is_set():
+            self.paused_at.put(start)
+            self.steps.acquire(timeout=120)
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+    def next_pause(self, timeout: float = 60.0) -> int:
+        """The progress at which the run is paused now (all before it committed)."""
+        return self.paused_at.get(timeout=timeout)
+
+    def step(self) -> None:
+        self.steps.release()
+
+    def run_free(self) -> None:
+        self.free.set()
+        self.steps.release()
+
+
+@pytest.fixture
+def stepped_chunks(settings):
+    """Chunks of at most 10 items; the run pauses before each chunk after the first."""
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    job = SteppedRetain()
+    original = get_job(OperationType.BATCH_RETAIN)
+    register(job)
+    yield job
+    job.run_free()
     register(original)

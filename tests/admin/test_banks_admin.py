@@ -9,6 +9,7 @@ from banks.models import Bank, Memory
 from operations.models import Operation
 from operations.states import OperationStatus
 from tests.admin.actions import messages_of, post_action
+from tests.conftest import wait_idle
 from tests.factories import submit_retain
 from tests.lifecycle import status_of, walk_to
 
@@ -63,12 +64,25 @@ def test_bank_delete_page_summarises_instead_of_listing_every_memory(admin_clien
     assert "remembered thing" not in body
 
 
-def test_bank_delete_cancels_active_operations_and_removes_the_bank(admin_client, bank):
-    submit_retain(bank)
+@pytest.mark.django_db(transaction=True)
+def test_bank_delete_cancels_its_running_operation_and_the_worker_stops_writing(
+        admin_client, bank, gated_chunks, caplog):
+    caplog.set_level("INFO", logger="operations.runner")
+    op = submit_retain(bank, 50, dispatch=True)
+    assert gated_chunks.preparing.wait(60)  # running: chunk 1 committed, chunk 2 next
+    assert status_of(op) == S.RUNNING
+    assert Memory.objects.filter(bank=bank).count() == gated_chunks.gated_at > 0
     response = admin_client.post(f"{BANKS}{bank.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
+    gated_chunks.gate.set()
+    assert gated_chunks.released.wait(60)
+    wait_idle()
     assert not Bank.objects.filter(pk=bank.pk).exists()
-    assert not Operation.objects.exists()
+    assert not Operation.objects.exists() and not Memory.objects.exists()
+    # The worker saw the cancel and stopped; it did not crash into the vanished bank.
+    runner_logs = [r for r in caplog.records if r.name == "operations.runner"]
+    assert [r.levelname for r in runner_logs if r.levelno >= 30] == []
+    assert any("stopped at" in r.getMessage() for r in runner_logs)
 
 
 def test_banks_cannot_be_added_in_the_admin(admin_client):

@@ -7,6 +7,7 @@ import pytest
 from banks.models import Bank, Memory
 from operations.models import Operation
 from operations.states import OperationStatus
+from tests.conftest import wait_idle
 from tests.factories import items, submit_retain
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,26 @@ def test_delete_bank_cancels_its_active_operations_first(api, bank):
     submit_retain(bank, 5)
     assert api.delete("/api/banks/alpha/").status_code == 204
     assert not Operation.objects.exists() and not Memory.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_bank_while_its_operation_runs_stops_the_worker_writing(api, bank,
+                                                                          gated_chunks, caplog):
+    caplog.set_level("INFO", logger="operations.runner")
+    op = submit_retain(bank, 50, dispatch=True)
+    assert gated_chunks.preparing.wait(60)  # running: chunk 1 committed, chunk 2 next
+    assert Operation.objects.get(pk=op.pk).status == OperationStatus.RUNNING
+    assert Memory.objects.filter(bank=bank).count() == gated_chunks.gated_at > 0
+    assert api.delete("/api/banks/alpha/").status_code == 204
+    gated_chunks.gate.set()  # the worker goes on to prepare and try to commit chunk 2
+    assert gated_chunks.released.wait(60)
+    wait_idle()
+    assert not Bank.objects.exists()
+    assert not Operation.objects.exists() and not Memory.objects.exists()
+    # The worker saw the cancel and stopped; it did not crash into the vanished bank.
+    runner_logs = [r for r in caplog.records if r.name == "operations.runner"]
+    assert [r.levelname for r in runner_logs if r.levelno >= 30] == []
+    assert any("stopped at" in r.getMessage() for r in runner_logs)
 
 
 def test_bad_bank_ids_are_400(api, db):

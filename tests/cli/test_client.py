@@ -9,6 +9,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from hindsight_cli.client import APIError, HindsightClient, OperationCancelled, OperationFailed
@@ -72,12 +73,30 @@ def operation(status: str = "running") -> dict:
             "progress": 1, "total": 2, "error": None, "result": None}
 
 
-def test_reads_are_retried_on_503_and_429_with_backoff(scripted):
+def test_reads_are_retried_on_503_and_429_with_backoff(scripted, monkeypatch):
+    # Full jitter draws each wait from [0, backoff * 2**attempt]: take the top of the range so
+    # the waits are known (0.2 s then 0.4 s) and the gaps between requests must cover them.
+    monkeypatch.setattr("hindsight_cli.client.random.uniform", lambda low, high: high)
     scripted.script = [(503, {}, {"detail": "busy"}), (429, {}, {"detail": "slow down"}),
                        (200, {}, operation())]
-    with HindsightClient(scripted.url, backoff=0.05) as client:
+    with HindsightClient(scripted.url, backoff=0.2) as client:
         assert client.get_operation("demo", OP_ID)["status"] == "running"
     assert [r["method"] for r in scripted.seen] == ["GET"] * 3
+    first, second, third = (r["at"] for r in scripted.seen)
+    assert second - first >= 0.2 and third - second >= 0.4
+
+
+def test_backoff_waits_are_jittered_within_an_exponentially_growing_range():
+    client = HindsightClient("http://127.0.0.1:9", backoff=0.1)
+    try:
+        for attempt in range(4):
+            waits = [client._delay(attempt, httpx.Response(503)) for _ in range(200)]
+            ceiling = 0.1 * 2**attempt
+            assert all(0 <= wait <= ceiling for wait in waits)
+            assert max(waits) > ceiling / 2  # the range really grows with the attempt
+            assert len(set(waits)) > 1  # jittered, not a fixed wait
+    finally:
+        client.close()
 
 
 def test_retry_after_header_sets_the_wait(scripted):

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 
 from banks.models import Bank, Memory
 from operations import transitions
 from operations.services import cancel_operation
-from tests.cli.conftest import WORKER, advance, run_in_pty, running_operation, status_of
+from tests.cli.conftest import (
+    WORKER,
+    advance,
+    cli_command,
+    cli_env,
+    run_in_pty,
+    running_operation,
+    status_of,
+)
 from tests.conftest import wait_idle
 from tests.factories import make_bank, submit_retain
 from tests.servers import free_port
@@ -350,3 +359,32 @@ def test_a_malformed_url_is_one_input_error_line(cli, url):
     result = cli("--url", url, "banks", "list")
     assert result.code == 5
     assert result.error_line.startswith(f"error: invalid server URL '{url}': ")
+
+
+def test_retain_batch_size_option_overrides_the_environments_limit(cli, tmp_path):
+    for i in range(10):
+        (tmp_path / f"f{i}.txt").write_text(f"file {i}")
+    result = cli("retain", "demo", "--files", "f*.txt", "--async", "--json",
+                 "--batch-size", "4", env={"HINDSIGHT_MAX_BATCH_ITEMS": "3"})
+    assert result.code == 0, result.stderr
+    assert [op["total"] for op in result.json()] == [4, 4, 2]
+
+
+def test_output_into_a_closed_pipe_exits_quietly(live_server, tmp_path):
+    # ``hindsight operations list demo | head -0``: the reader is gone before the CLI writes a
+    # line. The parent closes its read end at once, so every write the CLI makes hits EPIPE.
+    bank = make_bank("demo")
+    for _ in range(3):
+        submit_retain(bank, 2)
+    proc = subprocess.Popen(cli_command("operations", "list", "demo"),
+                            env=cli_env(live_server.url), cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    try:
+        stderr = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert code == 0, stderr

@@ -1,6 +1,6 @@
-"""The client's ``api_key`` is what lets it in: the compatible views use the project's DRF
-authentication and ``banks.access``, so a missing key is 401 and a bank outside the key's scope
-is 404 on every route (here with a stand-in for the issue-9 key class, see ``scoped_keys``)."""
+"""The client's ``api_key`` is what lets it in: the compatible views use the project's real API-key
+authentication (``hindsight_project.auth``) and ``banks.access``, so once a key exists a missing
+or unknown key is 401 and a bank outside the key's scope is 404 on every route."""
 
 from __future__ import annotations
 
@@ -11,26 +11,24 @@ from aiohttp import ClientResponseError
 from hindsight_client import Hindsight
 from hindsight_client_api.exceptions import ApiException
 
+from banks.apikeys import create_key
 from banks.models import Bank
-from hindsight_project.compat.http import CompatAPIView
 from tests.compat.conftest import run
-from tests.compat.scoped_keys import KeyRequired, ScopedKeyAuthentication
 from tests.factories import make_bank, submit_retain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def scoped_keys(settings, monkeypatch):
-    # DRF copies DEFAULT_AUTHENTICATION/PERMISSION_CLASSES onto APIView when it is imported, so
-    # a settings override would not reach already-imported views: set the policies on the base
-    # view of the compatible surface instead (every compat view inherits them from it).
-    monkeypatch.setattr(CompatAPIView, "authentication_classes", [ScopedKeyAuthentication])
-    monkeypatch.setattr(CompatAPIView, "permission_classes", [KeyRequired])
+def scoped_keys(settings) -> dict:
+    # Real keys through the production authentication classes: creating a key is what turns
+    # authentication on (no setting, no stand-in).
     settings.HINDSIGHT_DISPATCH_GRACE = 3600
     make_bank("alpha")
     secret = make_bank("beta")
-    return submit_retain(secret, 3)
+    return {"op": submit_retain(secret, 3),
+            "key_alpha": create_key("tenant-alpha", ["alpha"]).key,
+            "key_all": create_key("operator").key}
 
 
 @pytest.fixture
@@ -63,19 +61,27 @@ def test_without_a_key_every_call_is_401(scoped_keys, client_for):
 
 
 def test_an_invalid_key_is_401(scoped_keys, client_for):
+    forged = scoped_keys["key_alpha"][:-3] + "xyz"
+    assert status_of(lambda: client_for(forged).list_memories("alpha")) == 401
     assert status_of(lambda: client_for("nope").list_memories("alpha")) == 401
 
 
+def test_an_all_bank_key_sees_every_bank(scoped_keys, client_for):
+    client = client_for(scoped_keys["key_all"])
+    assert sorted(b.bank_id for b in run(client.banks.list_banks()).banks) == ["alpha", "beta"]
+    assert client.recall("beta", "tea").results is not None
+
+
 def test_a_scoped_key_works_on_its_bank(scoped_keys, client_for):
-    client = client_for("key-alpha")
+    client = client_for(scoped_keys["key_alpha"])
     assert client.retain("alpha", "Alice likes tea").success
     assert client.recall("alpha", "tea").results[0].text == "Alice likes tea"
     assert [b.bank_id for b in run(client.banks.list_banks()).banks] == ["alpha"]
 
 
 def test_a_bank_outside_the_keys_scope_is_404_on_every_route(scoped_keys, client_for):
-    client = client_for("key-alpha")
-    op_id = str(scoped_keys.pk)
+    client = client_for(scoped_keys["key_alpha"])
+    op_id = str(scoped_keys["op"].pk)
     calls = {
         "upsert_bank": lambda: client.create_bank("beta", mission="x"),
         "create_bank": lambda: client.create_bank("gamma"),
@@ -98,5 +104,5 @@ def test_a_bank_outside_the_keys_scope_is_404_on_every_route(scoped_keys, client
 
 def test_the_404_for_a_bank_out_of_scope_reads_like_an_unknown_bank(scoped_keys, client_for):
     with pytest.raises(ApiException) as caught:
-        client_for("key-alpha").list_memories("beta")
+        client_for(scoped_keys["key_alpha"]).list_memories("beta")
     assert json.loads(caught.value.body) == {"detail": "Bank 'beta' not found"}

@@ -91,6 +91,9 @@ def test_same_operation_id_with_other_body_is_409(api, bank):
         format="json",
     )
     assert response.status_code == 409
+    assert response.json() == {
+        "detail": f"operation_id {op_id} is already in use with a different request",
+        "code": "idempotency_conflict"}
     assert Operation.objects.count() == 1
 
 
@@ -98,7 +101,10 @@ def test_operation_id_of_another_bank_is_409(api, bank, other_bank):
     op_id = str(uuid.uuid4())
     body = {"type": "batch_retain", "contents": items(3), "operation_id": op_id}
     api.post(ops_url(), body, format="json")
-    assert api.post(ops_url("beta"), body, format="json").status_code == 409
+    response = api.post(ops_url("beta"), body, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_conflict"
+    assert op_id in response.json()["detail"]
 
 
 def test_idempotency_key_header_replays_the_same_operation(api, bank):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connections, transaction
+from django.utils import timezone
 
 from banks.models import Memory
 from operations import reaper, transitions
@@ -54,11 +56,13 @@ def test_stale_operation_is_requeued_and_resumed_exactly_once(bank, settings):
     op = submit_retain(bank, 200)
     assert transitions.claim(op.pk, "dead-worker")
     commit_chunks(op, "dead-worker", [0, 40], 40)
-    time.sleep(0.5)  # the dead worker's heartbeat goes stale
-
-    # An explicit threshold: the executor's own background sweeper keeps the 30 s default and
-    # cannot take this operation first.
-    outcome = reaper.sweep(get_executor().dispatch, stale_after=0.3)
+    # The dead worker's last beat, an hour ago: stale for this sweep's 10-minute threshold (no
+    # stall of the machine matters), not for the executor's background sweeper, given 2 hours
+    # so that it cannot take this operation first.
+    settings.HINDSIGHT_STALE_AFTER = 7200
+    hour_ago = timezone.now() - timedelta(hours=1)
+    Operation.objects.filter(pk=op.pk).update(started_at=hour_ago, heartbeat_at=hour_ago)
+    outcome = reaper.sweep(get_executor().dispatch, stale_after=600)
 
     assert outcome.requeued == [str(op.pk)] and str(op.pk) in outcome.redispatched
     wait_for(lambda: reload(op).status == S.COMPLETED)
@@ -85,13 +89,18 @@ def test_operation_lost_max_attempts_times_fails_as_worker_lost(bank):
 def test_live_heartbeat_keeps_a_slow_operation_from_being_reaped(bank):
     op = submit_retain(bank, 5)
     assert transitions.claim(op.pk, "slow-worker")
-    claimed_at = time.monotonic()
-    with beating(op.pk, "slow-worker", interval=0.05) as heart:
-        # Longer than stale_after since the claim: only the heartbeat thread keeps it fresh.
-        wait_for(lambda: heart.beats >= 5 and time.monotonic() - claimed_at > 1.0)
-        outcome = transitions.reap_stale(stale_after=0.5, max_attempts=3)
+    # Claimed and last beaten an hour ago: stale by every measure but a fresh heartbeat. The
+    # stale-after of 10 minutes leaves room for any stall of the machine between beat and reap.
+    hour_ago = timezone.now() - timedelta(hours=1)
+    Operation.objects.filter(pk=op.pk).update(started_at=hour_ago, heartbeat_at=hour_ago)
+    with beating(op.pk, "slow-worker", interval=0.05):
+        wait_for(lambda: reload(op).heartbeat_at > hour_ago + timedelta(minutes=30))
+        outcome = transitions.reap_stale(stale_after=600, max_attempts=3)
     assert outcome.requeued == [] and outcome.failed == []
     assert reload(op).status == S.RUNNING
+    # Without the heart the same row is reaped once its beat is older than stale-after.
+    Operation.objects.filter(pk=op.pk).update(heartbeat_at=hour_ago)
+    assert transitions.reap_stale(stale_after=600, max_attempts=3).requeued == [str(op.pk)]
 
 
 def test_heartbeat_stops_by_itself_once_the_operation_is_cancelled(bank):
@@ -106,12 +115,13 @@ def test_heartbeat_stops_by_itself_once_the_operation_is_cancelled(bank):
 def test_unclaimed_pending_is_redispatched_after_grace_and_not_on_every_pass(bank):
     op = submit_retain(bank, 5)
     dispatched: list[str] = []
-    reaper.sweep(dispatched.append, grace=0.3)
+    # A grace of 10 minutes: no stall of the machine lets the grace run out between passes.
+    reaper.sweep(dispatched.append, grace=600)
     assert dispatched == []  # just submitted: its own on-commit dispatch is still in flight
-    time.sleep(0.4)
-    reaper.sweep(dispatched.append, grace=0.3)
+    Operation.objects.filter(pk=op.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    reaper.sweep(dispatched.append, grace=600)
     assert dispatched == [str(op.pk)]
-    reaper.sweep(dispatched.append, grace=0.3)
+    reaper.sweep(dispatched.append, grace=600)
     assert dispatched == [str(op.pk)]  # picked once per grace period, not hammered
     assert reload(op).status == S.PENDING
 

@@ -12,6 +12,8 @@ import time
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
+from rq import Worker
 from rq.job import Job
 
 from operations import transitions
@@ -112,3 +114,25 @@ def test_operations_of_dead_local_work_horses_are_requeued_at_once(bank):
     # A live horse and another machine's horse are left to their heartbeats.
     assert statuses[alive.pk] == statuses[elsewhere.pk] == OperationStatus.RUNNING
     assert Operation.objects.get(pk=dead.pk).lost_count == 1
+
+
+def test_metrics_in_rq_mode_report_the_queue_and_the_registered_workers(executor, bank, client,
+                                                                        settings, monkeypatch):
+    settings.HINDSIGHT_EXECUTOR = "rq"
+    monkeypatch.setattr("operations.executor._executor", executor)  # what get_executor returns
+    for op in (submit_retain(bank, 3), submit_retain(bank, 4)):
+        executor.dispatch(str(op.pk))
+    worker = Worker([executor.queue()], connection=executor.connection(), name="metrics-w1")
+    worker.register_birth()
+    try:
+        response = client.get("/metrics")
+    finally:
+        worker.register_death()
+    assert response.status_code == 200
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.content.decode())
+               for s in family.samples}
+    assert samples[("hindsight_rq_queued_jobs", ())] == 2
+    assert samples[("hindsight_rq_workers", ())] == 1
+    assert samples[("hindsight_executor_up", (("executor", "rq"),))] == 1
+    assert ("hindsight_executor_in_flight", ()) not in samples  # the embedded pool's gauge

@@ -7,7 +7,6 @@ import contextlib
 import random
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -25,7 +24,7 @@ from operations.services import cancel_operation, get_operation, retry_operation
 from operations.states import TERMINAL, OperationStatus, OperationType
 from operations.submission import submit
 from operations.workers import local_prefix, recover_dead_owners
-from tests.conftest import wait_idle
+from tests.conftest import GatedPrepareRetain, wait_idle
 from tests.factories import items, submit_retain
 
 S = OperationStatus
@@ -151,24 +150,6 @@ def test_nothing_is_committed_after_cancel_of_running_operation(bank, slow_chunk
     assert set(result["memory_ids"]) == {
         str(pk) for pk in Memory.objects.filter(operation_id=op.pk).values_list("id", flat=True)
     }
-
-
-class GatedPrepareRetain(BatchRetainJob):
-    """batch_retain whose second chunk's preparation waits for a gate, like a long extraction."""
-
-    def __init__(self) -> None:
-        self.preparing = threading.Event()
-        self.gate = threading.Event()
-        self.released = threading.Event()
-        self.gated_at = None
-
-    def prepare_chunk(self, operation, state, start, limit, deadline):
-        if start > 0:
-            self.gated_at = start
-            self.preparing.set()
-            self.gate.wait(120)
-            self.released.set()
-        return super().prepare_chunk(operation, state, start, limit, deadline)
 
 
 def test_cancel_during_chunk_preparation_neither_waits_for_it_nor_lets_it_commit(bank, settings):

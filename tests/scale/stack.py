@@ -27,9 +27,11 @@ from tests.servers import RedisServer, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Small liveness timings so failures are detected in seconds, not the production 30 s.
+# Short liveness timings so failures are detected in seconds, not the production 30 s; the
+# stale-after is 20 heartbeats long, so a worker stalled for several seconds by a loaded machine
+# is not taken for dead (which would make the attempt counts the tests assert wrong).
 FAST_LIVENESS = {
-    "HINDSIGHT_STALE_AFTER": "2",
+    "HINDSIGHT_STALE_AFTER": "10",
     "HINDSIGHT_HEARTBEAT_INTERVAL": "0.5",
     "HINDSIGHT_SWEEP_INTERVAL": "0.5",
     "HINDSIGHT_DISPATCH_GRACE": "1",

@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 
+from hindsight_project.settings import env_rate
 from tests.factories import items
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +145,29 @@ class TestThrottling:
         settings.HINDSIGHT_ANON_THROTTLE_RATE = ""
         for _ in range(30):
             assert api.get("/api/banks/").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", " none ", ""])
+def test_throttle_rate_off_from_the_environment_disables_it(monkeypatch, value):
+    monkeypatch.setenv("HINDSIGHT_THROTTLE_RATE", value)
+    assert env_rate("HINDSIGHT_THROTTLE_RATE", "20000/min") == ""
+
+
+@pytest.mark.parametrize("value", ["fast", "10", "10/", "x/min", "10/week"])
+def test_a_malformed_throttle_rate_refuses_to_start(monkeypatch, value):
+    monkeypatch.setenv("HINDSIGHT_THROTTLE_RATE", value)
+    with pytest.raises(ImproperlyConfigured, match="HINDSIGHT_THROTTLE_RATE"):
+        env_rate("HINDSIGHT_THROTTLE_RATE", "20000/min")
+
+
+def test_settings_module_reads_throttle_off_and_a_rate_from_the_environment():
+    # The real settings module, loaded fresh in its own interpreter from the environment.
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(repr(settings.HINDSIGHT_THROTTLE_RATE), "
+            "repr(settings.HINDSIGHT_ANON_THROTTLE_RATE))")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hindsight_project.settings",
+           "HINDSIGHT_THROTTLE_RATE": "off", "HINDSIGHT_ANON_THROTTLE_RATE": "7/min"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["''", "'7/min'"]

@@ -79,6 +79,21 @@ class TestTls:
         assert "Strict-Transport-Security" not in plain
         assert plain["X-Content-Type-Options"] == "nosniff"
 
+    def test_ssl_redirect_setting_is_read_from_the_environment(self):
+        code = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT)"
+        assert python(code, HINDSIGHT_SSL_REDIRECT="1").stdout.split() == ["True"]
+        assert python(code).stdout.split() == ["False"]
+
+    @pytest.mark.django_db
+    def test_ssl_redirect_sends_plain_http_to_https_and_serves_https(self, client):
+        with override_settings(SECURE_SSL_REDIRECT=True,
+                               SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")):
+            plain = client.get("/health/live")
+            secure = client.get("/health/live", HTTP_X_FORWARDED_PROTO="https")
+        assert plain.status_code == 301
+        assert plain["Location"] == "https://testserver/health/live"
+        assert secure.status_code == 200 and secure.json()["status"] == "alive"
+
 
 @pytest.mark.django_db
 class TestAdmin:
