@@ -161,14 +161,14 @@ def test_watch_all_exits_1_when_any_operation_failed(demo_bank, cli_background):
     failing = running_operation(demo_bank, total=10)
     finishing = running_operation(demo_bank, total=10)
     watch = cli_background("operations", "watch", "demo", "--all")
-    watch.wait_for(f"{failing.pk} running 0/10")
-    watch.wait_for(f"{finishing.pk} running 0/10")
+    watch.wait_for(f"{failing.pk} running 0 / 10 (")
+    watch.wait_for(f"{finishing.pk} running 0 / 10 (")
     assert transitions.fail(failing.pk, WORKER, "disk full")
     watch.wait_for(f"{failing.pk} failed")
     advance(finishing, 10)
     assert transitions.complete(finishing.pk, WORKER)
     result = watch.finish()
-    assert f"{finishing.pk} completed 10/10" in result.stdout
+    assert f"{finishing.pk} completed 10 / 10 (" in result.stdout
     assert result.code == 1  # failed beats completed
 
 
@@ -176,8 +176,8 @@ def test_ctrl_c_stops_watch_all_and_leaves_the_operations_running(demo_bank, cli
     first = running_operation(demo_bank, total=10)
     second = running_operation(demo_bank, total=10)
     watch = cli_background("operations", "watch", "demo", "--all")
-    watch.wait_for(f"{first.pk} running 0/10")
-    watch.wait_for(f"{second.pk} running 0/10")
+    watch.wait_for(f"{first.pk} running 0 / 10 (")
+    watch.wait_for(f"{second.pk} running 0 / 10 (")
     watch.interrupt()
     result = watch.finish(timeout=30)
     assert result.code == 130

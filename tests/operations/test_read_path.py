@@ -214,9 +214,10 @@ def test_a_key_created_by_another_process_closes_this_one_at_once(api, settings,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(slow_chunks):
+def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(gated_chunks):
     """Two executors sharing an eventfd stand for two gunicorn processes: the first one's only
-    thread is busy, so a dispatch to it reaches the second one's free thread."""
+    thread is busy, so a wake-up (what a commit of a new operation sends) reaches the second
+    one's free thread, which asks the scheduler."""
     import os
 
     from operations.executor import EmbeddedExecutor
@@ -231,17 +232,21 @@ def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(slow
         while (running := Operation.objects.get(pk=long_op.pk)).status != "running":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert int(running.worker_id.rsplit(":", 1)[1]) in {t.ident for t in busy._pool._threads}
+        assert int(running.worker_id.rsplit(":", 1)[1]) in {t.ident for t in busy._threads}
         free.start()  # only now: its first sweep must not race busy for the long operation
         short = submit_retain(bank, n=5)
-        busy.dispatch(short.pk)  # no free thread here: rings instead of queueing
+        busy.wake()  # no free thread here: rings the doorbell instead of waking a local one
         while (done := Operation.objects.get(pk=short.pk)).status != "completed":
             assert time.monotonic() < deadline, done.status
             time.sleep(0.05)
         thread = int(done.worker_id.rsplit(":", 1)[1])
-        assert thread in {t.ident for t in free._pool._threads}
+        assert thread in {t.ident for t in free._threads}
         assert done.attempt == 1
+        # The long operation is held before its second chunk (gated_chunks), so it was running
+        # on busy's only thread all along; the cancel lands while it waits.
+        assert Operation.objects.get(pk=long_op.pk).status == "running"
         transitions.cancel(long_op.pk)
+        gated_chunks.gate.set()
     finally:
         busy.stop()
         free.stop()
