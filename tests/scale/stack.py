@@ -156,6 +156,14 @@ class Stack:
         self.server.wait(timeout=15)
         self.server = None
 
+    @property
+    def runners(self) -> int:
+        """Operations this deployment runs at once: executor threads in every API process
+        (embedded), or the live RQ workers (one job each)."""
+        if self.kind == "rq":
+            return len(self.workers)
+        return self.processes * int(self.env.get("HINDSIGHT_WORKERS", "2"))
+
     def start_worker(self) -> subprocess.Popen:
         name = f"worker-{len(self._logs)}.log"
         worker = self._spawn(

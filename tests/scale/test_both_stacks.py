@@ -73,12 +73,13 @@ def test_cancel_stops_commits_and_retry_resumes_exactly_once(any_stack, bank_id)
 
 
 def test_cancelled_pending_operations_never_start(any_stack, bank_id):
-    ops = [any_stack.retain_async(bank_id, contents(50, fault="slow:0.01")) for _ in range(6)]
+    ops = [any_stack.retain_async(bank_id, contents(50, fault="slow:0.01"))
+           for _ in range(3 * any_stack.runners)]
     response = any_stack.client.post(f"/api/banks/{bank_id}/operations/cancel/",
                                      json={"status": ["pending"]})
     assert response.status_code == 200
     cancelled = set(response.json()["operation_ids"])
-    assert cancelled  # two runners, six half-second operations: some were still pending
+    assert cancelled  # three half-second operations per runner: some were still pending
     finals = [any_stack.wait_status(bank_id, op["operation_id"],
                                     {"completed", "cancelled", "failed"}) for op in ops]
     time.sleep(1.0)  # a queued job of a cancelled operation reaches a worker: claim refused
