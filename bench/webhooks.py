@@ -1,7 +1,7 @@
 """Webhook delivery latency, and what subscriptions cost an ingest, on both ways to run.
 
     .venv/bin/python bench/webhooks.py [--stack embedded|rq|both] [--ops 1000] [--items 10000]
-                                       [--window 8]
+                                       [--window 8] [--rounds 3]
 
 For each stack (``tests/scale/stack.py``: gunicorn + SQLite + the embedded executor, or gunicorn
 + PostgreSQL + Redis + 2 RQ workers), with ``HINDSIGHT_WEBHOOK_ALLOW_PRIVATE=true`` and a local
@@ -11,9 +11,9 @@ receiver (a real HTTP server in this process answering 204):
    arrival (wall clock) minus the operation's ``completed_at`` (stamped by the terminal
    transition just before it commits; from the payload): p50 / p99 / max. Bar: p99 <= 1 s.
 2. overhead: ingest of ``--items`` x ~200 B items as one async batch_retain, POST -> completed,
-   into a bank with 3 subscriptions and into one with none, alternating, 3 rounds each; ratios
-   of the median and of the best throughputs (with / without; on a machine shared with other
-   work the best runs are the ones least disturbed). Bar: >= 0.95.
+   into a bank with 3 subscriptions and into one with none, alternating in ABBA order,
+   ``--rounds`` each; ratios of the median and of the best throughputs (with / without; on a
+   machine shared with other work the best runs are the ones least disturbed). Bar: >= 0.95.
 """
 
 from __future__ import annotations
@@ -88,8 +88,10 @@ def overhead(stack: Stack, n: int, rounds: int = 3) -> tuple[list[float], list[f
     items = contents(n, prefix="bench webhook overhead", size=150)
     plain, hooked = [], []
     with Receiver([204]) as receiver:
-        for _ in range(rounds):
-            for runs, hooks in ((plain, 0), (hooked, 3)):
+        for round_ in range(rounds):
+            # ABBA order: drift of the machine over the run weighs on both sides alike.
+            order = ((plain, 0), (hooked, 3)) if round_ % 2 == 0 else ((hooked, 3), (plain, 0))
+            for runs, hooks in order:
                 bank_id = f"ingest-{uuid.uuid4().hex[:6]}"
                 stack.client.post("/api/banks/", json={"bank_id": bank_id}).raise_for_status()
                 for _ in range(hooks):
@@ -103,6 +105,8 @@ def main() -> None:
     parser.add_argument("--stack", choices=["embedded", "rq", "both"], default="both")
     parser.add_argument("--ops", type=int, default=1000)
     parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="ingests per side in the overhead part (default 3)")
     parser.add_argument("--window", type=int, default=8,
                         help="operations submitted ahead of their events (default 8)")
     args = parser.parse_args()
@@ -121,7 +125,7 @@ def main() -> None:
                       f"arrival: p50 {percentile(delays, 0.5) * 1000:.0f} ms, "
                       f"p99 {p99 * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
                       f"(bar p99 <= 1000 ms: {'ok' if p99 <= 1 else 'MISSED'})", flush=True)
-                plain, hooked = overhead(stack, args.items)
+                plain, hooked = overhead(stack, args.items, args.rounds)
                 ratio = statistics.median(hooked) / statistics.median(plain)
                 best = max(hooked) / max(plain)
                 print(f"[{kind}] ingest {args.items:,} items: no webhook "
