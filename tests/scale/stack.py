@@ -219,6 +219,32 @@ class Stack:
         self.client.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def wait_jobs_settled(self, operation_ids: list[str], timeout: float = 60.0) -> None:
+        """Until no RQ job of these operations is still queued or executing: each one has
+        reached a worker (and run, or had its claim refused) or was never enqueued. The
+        embedded executor has no queue outside the database: nothing to wait for."""
+        if self.kind != "rq":
+            return
+        import redis
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        waiting = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED,
+                   JobStatus.SCHEDULED}
+        connection = redis.Redis.from_url(self.redis.url)
+
+        def settled(job_id: str) -> bool:
+            try:
+                return Job.fetch(job_id, connection=connection).get_status() not in waiting
+            except NoSuchJobError:
+                return True
+
+        try:
+            wait_until(lambda: all(settled(op_id) for op_id in operation_ids),
+                       timeout=timeout, what="RQ jobs of the operations settled")
+        finally:
+            connection.close()
+
     def logs(self, tail: int = 3000) -> str:
         return "\n".join(
             f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"

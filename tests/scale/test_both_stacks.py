@@ -58,7 +58,10 @@ def test_cancel_stops_commits_and_retry_resumes_exactly_once(any_stack, bank_id)
     response = cancel(any_stack, bank_id, op_id)
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     at_cancel = any_stack.memory_count(bank_id)
-    time.sleep(1.0)
+    # The run itself must notice the cancel (its next progress commit is refused) and end
+    # without writing: wait for that event, not for a second to pass.
+    wait_until(lambda: f"{op_id} stopped at" in any_stack.logs(tail=10**9), timeout=60,
+               what="the cancelled run ended")
     assert any_stack.memory_count(bank_id) == at_cancel
     again = cancel(any_stack, bank_id, op_id)  # cancelling a cancelled operation: a no-op
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
@@ -82,7 +85,8 @@ def test_cancelled_pending_operations_never_start(any_stack, bank_id):
     assert cancelled  # three half-second operations per runner: some were still pending
     finals = [any_stack.wait_status(bank_id, op["operation_id"],
                                     {"completed", "cancelled", "failed"}) for op in ops]
-    time.sleep(1.0)  # a queued job of a cancelled operation reaches a worker: claim refused
+    # Every queued job has reached a worker (a cancelled operation's claim is refused there).
+    any_stack.wait_jobs_settled([op["operation_id"] for op in ops])
     for final in finals:
         final = any_stack.operation(bank_id, final["operation_id"])
         if final["operation_id"] in cancelled:
