@@ -19,6 +19,8 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from operations.reads import PageRequest
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _SALT = "hindsight.pagination.cursor"
@@ -62,9 +64,10 @@ def parse_offset(request: Request) -> int:
     return offset
 
 
-def encode_cursor(row: Any, scope: str) -> str:
+def encode_cursor(created_at: datetime, pk: uuid.UUID, scope: str) -> str:
+    """The cursor of the rows after the one at ``(created_at, pk)`` in the list ``scope``."""
     return signing.dumps(
-        {"t": row.created_at.isoformat(), "i": str(row.pk), "s": scope}, salt=_SALT, compress=True
+        {"t": created_at.isoformat(), "i": str(pk), "s": scope}, salt=_SALT, compress=True
     )
 
 
@@ -79,30 +82,41 @@ def decode_cursor(raw: str, scope: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationError({"cursor": ["Invalid or expired cursor for this list."]}) from None
 
 
-def paginate_newest_first(queryset: QuerySet, request: Request, scope: str) -> Page:
-    """Page ``queryset`` ordered by ``(-created_at, -id)``."""
-    queryset = queryset.order_by("-created_at", "-id")
+def parse_page(request: Request, scope: str) -> PageRequest:
+    """The page a list request asks for: ``limit`` and ``offset``, or a ``cursor`` minted for
+    ``scope`` (never both); ``ValidationError`` for anything else."""
     limit = parse_limit(request)
     cursor = request.query_params.get("cursor")
     if cursor:
         if request.query_params.get("offset") not in (None, ""):
             raise ValidationError({"cursor": ["cursor cannot be combined with offset."]})
-        created_at, pk = decode_cursor(cursor, scope)
+        return PageRequest(limit=limit, offset=None, before=decode_cursor(cursor, scope))
+    return PageRequest(limit=limit, offset=parse_offset(request))
+
+
+def paginate_newest_first(queryset: QuerySet, request: Request, scope: str) -> Page:
+    """Page ``queryset`` ordered by ``(-created_at, -id)``."""
+    queryset = queryset.order_by("-created_at", "-id")
+    page = parse_page(request, scope)
+    if page.before is not None:
+        created_at, pk = page.before
         # "Before (created_at, id)" written as a range on created_at plus an exclusion, not as
         # an OR: SQLite uses an OR's index for neither side, and walked the whole bank from its
         # newest row to the cursor (1 s per page at 1,000,000 operations).
         queryset = queryset.filter(created_at__lte=created_at).exclude(
             created_at=created_at, pk__gte=pk
         )
-        rows = list(queryset[: limit + 1])
-        offset = total = None
+        rows = list(queryset[: page.limit + 1])
+        total = None
     else:
-        offset = parse_offset(request)
-        rows = list(queryset[offset : offset + limit + 1])
-        total = offset + len(rows) if len(rows) <= limit and (rows or offset == 0) else None
+        offset = page.offset
+        rows = list(queryset[offset : offset + page.limit + 1])
+        total = offset + len(rows) if len(rows) <= page.limit and (rows or offset == 0) else None
         if total is None:
             total = queryset.count()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1], scope) if more and rows else None
-    return Page(rows=rows, limit=limit, offset=offset, total=total, next_cursor=next_cursor)
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].pk, scope) if more and rows \
+        else None
+    return Page(rows=rows, limit=page.limit, offset=page.offset, total=total,
+                next_cursor=next_cursor)

@@ -35,7 +35,7 @@ from django_rq.models import Dashboard as RQDashboard
 from banks.models import Bank, Memory
 from hindsight_project.admin_lists import CappedCountPaginator, with_indexed_dates
 
-from . import admin_dashboard, admin_live, maintenance, services
+from . import admin_dashboard, admin_live, maintenance, reads, services
 from .admin_actions import cancel_selected, delete_selected_terminal, retry_selected
 from .admin_live import live_cell, progress_bar, status_badge  # noqa: F401 (banks.admin)
 from .exceptions import HindsightError, OperationNotFound
@@ -122,7 +122,7 @@ class OperationAdmin(admin.ModelAdmin):
         query = Operation.objects.select_related("bank")
         url_name = getattr(request.resolver_match, "url_name", None) or ""
         if url_name.endswith("changelist"):
-            query = query.only(*services.LIST_FIELDS).defer("error", "summary")
+            query = query.only(*reads.LIST_FIELDS).defer("error", "summary")
         return with_indexed_dates(query)
 
     def get_search_results(

@@ -128,6 +128,26 @@ def render_detail(operation: Operation, view: DetailView, rendering: str | None)
     return f'{head[:-1]}{joiner}"result":{rendering}}}'.encode()
 
 
+def list_row(operation: Operation) -> dict[str, Any]:
+    """One list row: the operation object with the small (summary) result."""
+    data = operation_fields(operation)
+    data["result"] = get_job(operation.type).summary(operation) if is_terminal(
+        operation.status) else None
+    return data
+
+
+def render_list_row(operation: Operation) -> str:
+    return _dumps(list_row(operation))
+
+
+def render_list(bank_id: str | None, limit: int, offset: int | None, total: int | None,
+                next_cursor: str | None, rows: list[str]) -> bytes:
+    """The list envelope (docs/api.md 1.3) as JSON bytes, around rows already rendered."""
+    head = _dumps({"bank_id": bank_id, "total": total, "limit": limit, "offset": offset,
+                   "next_cursor": next_cursor})
+    return f'{head[:-1]},"operations":[{",".join(rows)}]}}'.encode()
+
+
 class OperationSerializer(serializers.ModelSerializer):
     """``context["full_result"]`` picks the detail result (arrays) over the list summary."""
 

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from banks.models import Bank
@@ -17,27 +15,12 @@ from . import transitions
 from .exceptions import InvalidOperationId, InvalidTransition, OperationNotFound
 from .executor import dispatch_on_commit, get_executor
 from .models import Operation
+from .reads import LIST_FIELDS, find_operation, parse_operation_id, version_tag_of
 from .reaper import SweepOutcome, sweep
 from .registry import render_result
 from .states import is_terminal
 from .transitions import CancelOutcome
 from .waiting import WATCHER
-
-LIST_FIELDS = (
-    "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
-    "completed_at", "updated_at", "error", "stage", "failed_items_count", "attempt",
-    "lost_count", "summary", "heartbeat_at", "worker_id", "retry_count", "next_retry_at",
-    "last_error",
-)
-
-
-def parse_operation_id(raw: object, bank_id: str | None = None) -> uuid.UUID:
-    """The one parser of operation ids from every surface (path, body, command line):
-    ``InvalidOperationId`` for anything that is not a UUID."""
-    try:
-        return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
-    except ValueError:
-        raise InvalidOperationId(raw, bank_id) from None
 
 
 def operations_for(banks: QuerySet[Bank] | Bank) -> QuerySet[Operation]:
@@ -110,79 +93,9 @@ def reap() -> SweepOutcome:
     return sweep(get_executor().dispatch)
 
 
-# --- Reading one operation (the status poll) --------------------------------------------------
+# --- Reading one operation (the status poll; its SQL lives in ``reads``) ------------------
 
 POLL_STEP = 0.05
-
-
-@dataclass(frozen=True)
-class _ReadShape:
-    sql: str
-    attnames: list[str]
-    converters: list[tuple[int, list, object]]
-
-
-_READ_SHAPES: dict[tuple[bool, int, str], _ReadShape] = {}
-
-
-def _read_shape(with_rendering: bool, scoped: int) -> _ReadShape:
-    """The status poll's SQL and column converters, built once per shape: the ORM spends more
-    time compiling this one-row query than the database spends answering it."""
-    key = (with_rendering, scoped, connection.vendor)
-    shape = _READ_SHAPES.get(key)
-    if shape is None:
-        qn = connection.ops.quote_name
-        names = [f for f in LIST_FIELDS if "__" not in f]
-        wanted = {"bank", *names, *(["result_rendering"] if with_rendering else [])}
-        # In the model's field order: ``Model.from_db`` reads partial rows in that order.
-        fields = [f for f in Operation._meta.concrete_fields if f.name in wanted]
-        table = Operation._meta.db_table
-        columns = ", ".join(f"o.{qn(field.column)}" for field in fields)
-        scope = f" AND b.{qn('bank_id')} IN ({', '.join(['%s'] * scoped)})" if scoped else ""
-        sql = (f"SELECT {columns}, b.{qn('bank_id')} "
-               f"FROM {qn(table)} o "
-               f"JOIN {qn(Bank._meta.db_table)} b ON b.{qn('id')} = o.{qn('bank_id')} "
-               f"WHERE o.{qn('id')} = %s AND b.{qn('bank_id')} = %s{scope}")
-        converters = []
-        for index, field in enumerate(fields):
-            column = field.get_col(table)
-            found = connection.ops.get_db_converters(column) + column.get_db_converters(
-                connection)
-            if found:
-                converters.append((index, found, column))
-        shape = _ReadShape(sql, [field.attname for field in fields], converters)
-        _READ_SHAPES[key] = shape
-    return shape
-
-
-def find_operation(bank_id: str, operation_id: object, scope: Iterable[str] | None = None, *,
-                   with_rendering: bool = False) -> Operation | None:
-    """The operation ``operation_id`` of bank ``bank_id``, if that bank is in ``scope`` (the
-    bank ids the caller may see; None: all), in one query by primary key with the bank joined;
-    None when there is no such operation in a visible bank (the caller tells which of the two is
-    missing). ``with_rendering`` also loads the stored result rendering (large for a big batch;
-    a conditional GET does not need it)."""
-    pk = parse_operation_id(operation_id, bank_id)
-    visible: list[str] = []
-    if scope is not None:
-        visible = sorted(scope)
-        if not visible:
-            return None
-    shape = _read_shape(with_rendering, len(visible))
-    params = [Operation._meta.pk.get_db_prep_value(pk, connection), bank_id, *visible]
-    with connection.cursor() as cursor:
-        cursor.execute(shape.sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row[:-1])
-    for index, converters, column in shape.converters:
-        for convert in converters:
-            values[index] = convert(values[index], column, connection)
-    operation = Operation.from_db(connection.alias, shape.attnames, values)
-    operation.bank = Bank.from_db(connection.alias, ["id", "bank_id"],
-                                  [operation.bank_id, row[-1]])
-    return operation
 
 
 def result_rendering(operation: Operation) -> str:
@@ -201,8 +114,7 @@ def version_tag(operation: Operation, variant: str = "") -> str:
     ``transitions``, which always bumps ``updated_at``); the native API's ``ETag``. Computed
     from the row alone, so a matching ``If-None-Match`` is answered without rendering anything.
     ``variant`` tells representations of one version apart (``?fields=``, ``?result=``)."""
-    stamp = int(operation.updated_at.timestamp() * 1_000_000)
-    return f'"{operation.pk.hex}-{stamp}{variant}"'
+    return version_tag_of(operation.pk, operation.updated_at, variant)
 
 
 def wait_for_change(operation: Operation, timeout: float) -> Operation | None:

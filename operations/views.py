@@ -17,9 +17,14 @@ from rest_framework.response import Response
 
 from banks.access import bank_scope, visible_bank, visible_banks
 from banks.models import Bank
-from hindsight_project.pagination import paginate_newest_first
+from hindsight_project.pagination import (
+    Page,
+    encode_cursor,
+    paginate_newest_first,
+    parse_page,
+)
 
-from . import services
+from . import reads, services
 from .exceptions import InvalidOperationId, OperationNotFound
 from .filters import CrossBankOperationFilterSet, OperationFilterSet
 from .models import Operation
@@ -32,6 +37,8 @@ from .serializers import (
     SubmitOperationSerializer,
     SubmittedOperationSerializer,
     render_detail,
+    render_list,
+    render_list_row,
 )
 from .states import OperationStatus, OperationType, is_terminal
 from .submission import operation_id_for_key, submit
@@ -90,15 +97,15 @@ def submission_response(operation: Operation, created: bool,
     return Response(data, status=code, headers={"Location": operation_location(operation)})
 
 
-def envelope(bank_id: str | None, page: Any) -> dict[str, Any]:
-    return {
-        "bank_id": bank_id,
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-        "next_cursor": page.next_cursor,
-        "operations": OperationSerializer(page.rows, many=True).data,
-    }
+def json_response(body: bytes) -> HttpResponse:
+    # What DRF's JSONRenderer answers, without a Response's negotiation and re-encoding.
+    return HttpResponse(body, content_type="application/json")
+
+
+def list_response(bank_id: str | None, page: Page) -> HttpResponse:
+    rows = [render_list_row(row) for row in page.rows]
+    return json_response(render_list(bank_id, page.limit, page.offset, page.total,
+                                     page.next_cursor, rows))
 
 
 class BankOperationViewSet(viewsets.GenericViewSet):
@@ -115,15 +122,23 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         return services.operations_for(self.get_bank())
 
     @extend_schema(responses=OperationListSerializer)
-    def list(self, request: Request, bank_id: str) -> Response:
-        bank = self.get_bank()
+    def list(self, request: Request, bank_id: str) -> HttpResponse:
         lookups = simple_filters(request.query_params)
-        if lookups is None:
-            operations = self.filter_queryset(self.get_queryset())
-        else:
-            operations = self.get_queryset().filter(**lookups)
-        page = paginate_newest_first(operations, request, f"bank:{bank.pk}")
-        return Response(envelope(bank.bank_id, page))
+        if lookups is None:  # anything but the common query: the filter set and its messages
+            bank = self.get_bank()
+            page = paginate_newest_first(
+                self.filter_queryset(self.get_queryset()), request, f"bank:{bank.pk}")
+            return list_response(bank.bank_id, page)
+        # The common query (a status/type filter, a page): prepared SQL, and terminal rows
+        # rendered once per version (a third of the cost, then a tenth).
+        bank = reads.find_bank(bank_id, bank_scope(request)) or self.get_bank()
+        scope = f"bank:{bank.pk}"
+        wanted = parse_page(request, scope)
+        page = reads.list_page(bank, wanted, render_list_row, lookups.get("status__in", ()),
+                               lookups.get("type__in", ()))
+        next_cursor = encode_cursor(*page.after, scope) if page.after else None
+        return json_response(render_list(bank_id, wanted.limit, wanted.offset, page.total,
+                                         next_cursor, page.rows))
 
     @extend_schema(request=SubmitOperationSerializer,
                    responses={202: SubmittedOperationSerializer, 200: SubmittedOperationSerializer})
@@ -155,16 +170,25 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         view = DetailView.from_query(request.query_params)
         wait = parse_wait(request)
         known = request.headers.get("If-None-Match")
+        scope = bank_scope(request)
+        if known and not wait:
+            # A conditional GET decides on the version alone: one one-column read, no rendering.
+            try:
+                etag = reads.current_version_tag(bank_id, operation_id, scope, view.variant)
+            except InvalidOperationId:
+                etag = None  # reported below, in the order a plain GET reports it
+            if etag is not None and etag == known:
+                return HttpResponseNotModified(headers={"ETag": etag})
         try:
-            operation = services.find_operation(
-                bank_id, operation_id, bank_scope(request),
+            operation = reads.find_operation(
+                bank_id, operation_id, scope,
                 with_rendering=known is None and view.full_result)
         except InvalidOperationId:
             visible_bank(request, bank_id)  # an unknown bank is reported first
             raise
         if operation is None:
             bank = visible_bank(request, bank_id)
-            raise OperationNotFound(services.parse_operation_id(operation_id), bank.bank_id)
+            raise OperationNotFound(reads.parse_operation_id(operation_id), bank.bank_id)
         if wait and known == services.version_tag(operation, view.variant):
             waited = services.wait_for_change(operation, wait)
             if waited is None:
@@ -229,4 +253,4 @@ class OperationViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         scope = getattr(request.auth, "cursor_scope", "all")
         page = paginate_newest_first(self.filter_queryset(self.get_queryset()), request, scope)
-        return Response(envelope(None, page))
+        return list_response(None, page)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from banks.access import bank_scope, visible_bank
 from banks.models import Bank
-from operations import services
+from operations import reads, services
 from operations.exceptions import OperationNotFound
 from operations.models import OperationPayload
 from operations.states import OperationType
@@ -94,7 +94,7 @@ class OperationDetailView(CompatAPIView):
         except OperationNotFound:
             visible_bank(request, bank_id)
             raise
-        operation = services.find_operation(bank_id, op_id, bank_scope(request))
+        operation = reads.find_operation(bank_id, op_id, bank_scope(request))
         if operation is None:
             visible_bank(request, bank_id)
         include_payload = validated_query(OperationStatusQuery, request)["include_payload"]

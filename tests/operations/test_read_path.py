@@ -251,3 +251,54 @@ def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(gate
         busy.stop()
         free.stop()
         os.close(doorbell)
+
+
+# --- the list page and the conditional GET in prepared SQL -------------------------------------
+
+
+def test_common_list_query_reads_the_bank_and_one_page_and_renders_like_the_serializer(
+        api, bank):
+    ops = [submit_retain(bank, n=2) for _ in range(3)]
+    for op in ops[:2]:
+        assert run_operation(op.pk) == "completed"
+    api.get("/api/banks/alpha/operations/")  # warms the per-process "any API key?" answer
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get("/api/banks/alpha/operations/?status=completed,pending&limit=2").json()
+    # The bank, the page; the total needs a count because a further page exists.
+    assert len(queries) == 3, [q["sql"] for q in queries]
+    assert (body["total"], body["limit"], body["offset"]) == (3, 2, 0)
+    expected = [OperationSerializer(Operation.objects.get(pk=op.pk)).data for op in ops[::-1]]
+    assert body["operations"] == json.loads(json.dumps(expected[:2]))
+    rest = api.get(f"/api/banks/alpha/operations/?status=completed,pending&limit=2"
+                   f"&cursor={body['next_cursor']}").json()
+    assert rest["operations"] == json.loads(json.dumps(expected[2:]))
+    assert rest["total"] is None and rest["next_cursor"] is None
+
+
+def test_a_listed_terminal_row_shows_its_next_version_after_a_retry(api, bank):
+    op = submit_retain(bank, n=3)
+    transitions.cancel(op.pk)
+    url = "/api/banks/alpha/operations/?limit=5"
+    first = api.get(url).json()["operations"][0]  # a terminal row: rendered once and kept
+    assert (first["status"], first["result"]) == ("cancelled", {"memory_count": 0,
+                                                                "failed_items_count": 0})
+    transitions.retry(op.pk)
+    again = api.get(url).json()["operations"][0]
+    assert (again["status"], again["result"], again["attempt"]) == ("pending", None, 0)
+    assert run_operation(op.pk) == "completed"
+    done = api.get(url).json()["operations"][0]
+    assert (done["status"], done["result"]) == ("completed", {"memory_count": 3,
+                                                             "failed_items_count": 0})
+
+
+def test_conditional_get_with_another_banks_key_is_404_not_304(api, completed, other_bank):
+    etag = api.get(detail_url(completed))["ETag"]
+    issued = create_key("tenant-b", ["beta"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
+    response = api.get(detail_url(completed), HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 404 and response.json()["code"] == "bank_not_found"
+    elsewhere = api.get(detail_url(completed, bank="beta"), HTTP_IF_NONE_MATCH=etag)
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "operation_not_found"
+    listed = api.get("/api/banks/alpha/operations/?status=completed")
+    assert listed.status_code == 404 and listed.json()["code"] == "bank_not_found"

@@ -1,0 +1,258 @@
+"""The read path in prepared SQL: one operation by id (the status poll), its version alone (a
+conditional GET) and one page of a bank's operations (the list).
+
+These are the requests clients repeat most (a poll every few seconds per waiting agent), and
+for queries this small the ORM spends more time compiling SQL and building instances than the
+database spends answering. Each query's SQL and column converters are built once per shape
+(per vendor), from the model's own fields, so a new column is read like any other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from banks.models import Bank
+
+from .exceptions import InvalidOperationId
+from .models import Operation
+from .states import is_terminal
+
+# What a list row and a status poll read (no payload, no stored result rendering).
+LIST_FIELDS = (
+    "id", "bank__bank_id", "type", "status", "progress", "total", "created_at", "started_at",
+    "completed_at", "updated_at", "error", "stage", "failed_items_count", "attempt",
+    "lost_count", "summary", "heartbeat_at", "worker_id", "retry_count", "next_retry_at",
+    "last_error",
+)
+
+
+def parse_operation_id(raw: object, bank_id: str | None = None) -> uuid.UUID:
+    """The one parser of operation ids from every surface (path, body, command line):
+    ``InvalidOperationId`` for anything that is not a UUID."""
+    try:
+        return raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+    except ValueError:
+        raise InvalidOperationId(raw, bank_id) from None
+
+
+def version_tag_of(pk: uuid.UUID, updated_at: datetime, variant: str = "") -> str:
+    """The ``ETag`` of one version of an operation (see ``services.version_tag``)."""
+    return f'"{pk.hex}-{int(updated_at.timestamp() * 1_000_000)}{variant}"'
+
+
+@dataclass(frozen=True)
+class _Shape:
+    sql: str
+    attnames: list[str]
+    converters: list[tuple[int, list, object]]
+
+    def convert(self, row: Iterable[object]) -> list[object]:
+        values = list(row)
+        for index, converters, column in self.converters:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        return values
+
+
+_SHAPES: dict[tuple, _Shape] = {}
+_TABLE = Operation._meta.db_table
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _shape(key: tuple, names: Iterable[str], build_sql) -> _Shape:
+    """The cached shape ``key``: the columns ``names`` in the model's field order
+    (``Model.from_db`` reads partial rows in that order) and the SQL ``build_sql(columns)``."""
+    key = (*key, connection.vendor)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        wanted = set(names)
+        fields = [f for f in Operation._meta.concrete_fields if f.name in wanted]
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(_TABLE)
+            found = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection)
+            if found:
+                converters.append((index, found, column))
+        columns = ", ".join(f"o.{_q(field.column)}" for field in fields)
+        shape = _Shape(build_sql(columns), [f.attname for f in fields], converters)
+        _SHAPES[key] = shape
+    return shape
+
+
+def _prep(field: str, value: object) -> object:
+    return Operation._meta.get_field(field).get_db_prep_value(value, connection)
+
+
+def _scope_params(scope: Iterable[str] | None) -> list[str] | None:
+    """The visible bank ids as query parameters: [] for all banks, None for none at all."""
+    if scope is None:
+        return []
+    visible = sorted(scope)
+    return visible or None
+
+
+def _scope_sql(count: int) -> str:
+    return f" AND b.{_q('bank_id')} IN ({', '.join(['%s'] * count)})" if count else ""
+
+
+def _by_id_sql(columns: str, scoped: int) -> str:
+    return (f"SELECT {columns}, b.{_q('bank_id')} FROM {_q(_TABLE)} o "
+            f"JOIN {_q(Bank._meta.db_table)} b ON b.{_q('id')} = o.{_q('bank_id')} "
+            f"WHERE o.{_q('id')} = %s AND b.{_q('bank_id')} = %s{_scope_sql(scoped)}")
+
+
+def find_operation(bank_id: str, operation_id: object, scope: Iterable[str] | None = None, *,
+                   with_rendering: bool = False) -> Operation | None:
+    """The operation ``operation_id`` of bank ``bank_id``, if that bank is in ``scope`` (the
+    bank ids the caller may see; None: all), in one query by primary key with the bank joined;
+    None when there is no such operation in a visible bank (the caller tells which of the two is
+    missing). ``with_rendering`` also loads the stored result rendering (large for a big batch;
+    a conditional GET does not need it)."""
+    pk = parse_operation_id(operation_id, bank_id)
+    visible = _scope_params(scope)
+    if visible is None:
+        return None
+    names = ["bank", *(f for f in LIST_FIELDS if "__" not in f),
+             *(["result_rendering"] if with_rendering else [])]
+    shape = _shape(("one", with_rendering, len(visible)), names,
+                   lambda columns: _by_id_sql(columns, len(visible)))
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, [_prep("id", pk), bank_id, *visible])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    operation = Operation.from_db(connection.alias, shape.attnames, shape.convert(row[:-1]))
+    operation.bank = Bank.from_db(connection.alias, ["id", "bank_id"],
+                                  [operation.bank_id, row[-1]])
+    return operation
+
+
+def current_version_tag(bank_id: str, operation_id: object, scope: Iterable[str] | None,
+                        variant: str = "") -> str | None:
+    """The ``ETag`` the operation has now (one indexed one-column read), or None when there is
+    no such operation in a visible bank: a conditional GET decides on this alone."""
+    pk = parse_operation_id(operation_id, bank_id)
+    visible = _scope_params(scope)
+    if visible is None:
+        return None
+    shape = _shape(("version", len(visible)), ["updated_at"],
+                   lambda columns: _by_id_sql(columns, len(visible)))
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, [_prep("id", pk), bank_id, *visible])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (updated_at,) = shape.convert(row[:1])
+    return version_tag_of(pk, updated_at, variant)
+
+
+def find_bank(bank_id: str, scope: Iterable[str] | None) -> Bank | None:
+    """Bank ``bank_id`` (its id and bank id only) if the caller (``scope``) may see it."""
+    if scope is not None and bank_id not in scope:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_q('id')} FROM {_q(Bank._meta.db_table)} "
+                       f"WHERE {_q('bank_id')} = %s", [bank_id])
+        row = cursor.fetchone()
+    return Bank.from_db(connection.alias, ["id", "bank_id"], [row[0], bank_id]) if row else None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a newest-first list: ``limit`` rows at ``offset``, or (cursor mode) the
+    rows before the ``(created_at, id)`` in ``before``."""
+
+    limit: int
+    offset: int | None = 0
+    before: tuple[datetime, uuid.UUID] | None = None
+
+
+def _where(statuses: list[str], types: list[str], cursor: bool) -> str:
+    sql = f"o.{_q('bank_id')} = %s"
+    for column, values in (("status", statuses), ("type", types)):
+        if values:
+            sql += f" AND o.{_q(column)} IN ({', '.join(['%s'] * len(values))})"
+    if cursor:
+        # A range plus an exclusion, not an OR: SQLite uses an OR's index for neither side.
+        created, pk = _q("created_at"), _q("id")
+        sql += f" AND o.{created} <= %s AND NOT (o.{created} = %s AND o.{pk} >= %s)"
+    return sql
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A list page as rendered rows (``render``'s output, in order) and what paging needs."""
+
+    rows: list[str]
+    total: int | None
+    after: tuple[datetime, uuid.UUID] | None  # the last row's position when more rows follow
+
+
+# Rendered terminal rows by (renderer, id, raw updated_at): a terminal row changes only through
+# ``transitions``, which bump ``updated_at`` with every change (the ETag's invariant), so a hit
+# is always the current rendering. Bounded: past the limit the memo starts over.
+_ROW_MEMO: dict[tuple, str] = {}
+ROW_MEMO_LIMIT = 20_000
+
+
+def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
+              statuses: Iterable[str] = (), types: Iterable[str] = ()) -> RenderedPage:
+    """One newest-first page of ``bank``'s operations with these statuses and types (empty:
+    any), each row rendered by ``render``. ``total`` counts every match in offset mode and is
+    None in cursor mode (not counting is what keeps deep cursor pages cheap)."""
+    statuses, types = list(statuses), list(types)
+    cursor = page.before is not None
+    names = ["bank", *(f for f in LIST_FIELDS if "__" not in f)]
+    where = _where(statuses, types, cursor)
+    shape = _shape(("page", len(statuses), len(types), cursor), names, lambda columns: (
+        f"SELECT {columns} FROM {_q(_TABLE)} o WHERE {where} "
+        f"ORDER BY o.{_q('created_at')} DESC, o.{_q('id')} DESC LIMIT %s OFFSET %s"))
+    filters: list[object] = [bank.pk, *statuses, *types]
+    params = list(filters)
+    if cursor:
+        created_at, pk = page.before
+        params += [_prep("created_at", created_at), _prep("created_at", created_at),
+                   _prep("id", pk)]
+    offset = page.offset or 0
+    with connection.cursor() as db:
+        db.execute(shape.sql, [*params, page.limit + 1, offset])
+        fetched = db.fetchall()
+    more = len(fetched) > page.limit
+    fetched = fetched[: page.limit]
+    at = {name: index for index, name in enumerate(shape.attnames)}
+    i_id, i_updated = at["id"], at["updated_at"]
+    rows = []
+    for row in fetched:
+        key = (render, row[i_id], row[i_updated])
+        rendered = _ROW_MEMO.get(key)
+        if rendered is None:
+            operation = Operation.from_db(connection.alias, shape.attnames, shape.convert(row))
+            operation.bank = bank
+            rendered = render(operation)
+            if is_terminal(operation.status):
+                if len(_ROW_MEMO) >= ROW_MEMO_LIMIT:
+                    _ROW_MEMO.clear()
+                _ROW_MEMO[key] = rendered
+        rows.append(rendered)
+    after = None
+    if more and fetched:
+        last = Operation.from_db(connection.alias, shape.attnames, shape.convert(fetched[-1]))
+        after = (last.created_at, last.pk)
+    total = None
+    if not cursor:
+        total = offset + len(fetched) if not more and (fetched or offset == 0) else None
+        if total is None:
+            with connection.cursor() as db:
+                db.execute(f"SELECT COUNT(*) FROM {_q(_TABLE)} o "
+                           f"WHERE {_where(statuses, types, False)}", filters)
+                total = db.fetchone()[0]
+    return RenderedPage(rows, total, after)
