@@ -202,6 +202,7 @@ USE_TZ = True
 # --- REST framework and schema ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "hindsight_project.negotiation.CommonCaseNegotiation",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     # Security (issue 9): Bearer API keys, required once any key exists; per-key throttling.
     "DEFAULT_AUTHENTICATION_CLASSES": ["hindsight_project.auth.ApiKeyAuthentication"],
