@@ -219,6 +219,15 @@ class Stack:
         self.client.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def open_gate(self, name: str) -> None:
+        """Let the operations waiting on the ``gate:<name>`` fault go on (faulty_jobs.py)."""
+        (self.dir / f"gate-{name}").touch()
+
+    def running(self, bank_id: str) -> list[str]:
+        response = self.client.get(f"/api/banks/{bank_id}/operations/?status=running&limit=100")
+        assert response.status_code == 200, response.text
+        return [op["operation_id"] for op in response.json()["operations"]]
+
     def wait_jobs_settled(self, operation_ids: list[str], timeout: float = 60.0) -> None:
         """Until no RQ job of these operations is still queued or executing: each one has
         reached a worker (and run, or had its claim refused) or was never enqueued. The

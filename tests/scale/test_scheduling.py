@@ -10,36 +10,49 @@ from datetime import datetime
 import pytest
 import redis
 
-from tests.scale.stack import Stack, contents
+from tests.scale.stack import Stack, contents, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def moment(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def test_one_banks_backlog_does_not_hold_back_another_bank(any_stack: Stack, bank_id):
-    if any_stack.processes > 1:
-        pytest.skip("fairness across several serving processes is not established yet: the "
-                    "small bank waited ~3 s behind the backlog on the 3-process stack")
+    """Every runner busy with one bank's backlog, another bank's operation submitted: the first
+    runner that frees up runs it, before any more of the backlog. Each backlog operation waits
+    on its own gate, so the test frees exactly one runner, whatever the machine's speed."""
     importer, small = f"{bank_id}-importer", f"{bank_id}-small"
     runners = any_stack.runners
-    backlog = [any_stack.retain_async(importer, contents(60, fault="slow:0.02"))["operation_id"]
-               for _ in range(3 * runners)]  # each >= 1.2 s of work; `runners` run at a time
-    op = any_stack.retain_async(small, contents(10))
-    done = any_stack.wait_status(small, op["operation_id"], {"completed", "failed"})
-    assert done["status"] == "completed"
-    finished_at = moment(done["completed_at"])
-    after = []
+    backlog = [
+        any_stack.retain_async(importer, [{"content": f"gated {n}",
+                                           "metadata": {"fault": f"gate:{bank_id}-{n}"}},
+                                          *contents(5, prefix=f"backlog {n}")])["operation_id"]
+        for n in range(3 * runners)
+    ]
+    wait_until(lambda: len(any_stack.running(importer)) == runners, timeout=60,
+               what="every runner busy with the backlog")
+    busy = any_stack.running(importer)
+    try:
+        op = any_stack.retain_async(small, contents(10))
+        any_stack.open_gate(f"{bank_id}-{backlog.index(busy[0])}")  # one runner frees up
+        done = any_stack.wait_status(small, op["operation_id"], {"completed", "failed"},
+                                     timeout=60)
+        assert done["status"] == "completed"
+        # The freed runner took the other bank's operation: none of the waiting backlog
+        # started before it was done (after it, that runner goes on with the backlog).
+        for op_id in backlog:
+            if op_id not in busy:
+                row = any_stack.operation(importer, op_id)
+                assert row["status"] == "pending" or (
+                    moment(row["started_at"]) >= moment(done["completed_at"])), (row, done)
+    finally:
+        for n in range(len(backlog)):
+            any_stack.open_gate(f"{bank_id}-{n}")
     for op_id in backlog:
-        a = any_stack.wait_status(importer, op_id, {"completed", "failed"}, timeout=120)
-        assert a["status"] == "completed"
-        if moment(a["started_at"]) > finished_at:
-            after.append(op_id)
-    # The small bank's operation started after at most one of the importer's ended: most of
-    # the backlog (all but the ones running at its submit and one more) started after it.
-    assert len(after) >= len(backlog) - runners - 1, (done, after)
+        finished = any_stack.wait_status(importer, op_id, {"completed", "failed"}, timeout=120)
+        assert finished["status"] == "completed"
 
 
 def test_transient_fault_is_retried_and_every_item_stored_once(any_stack: Stack, bank_id):
@@ -70,22 +83,29 @@ def test_postgres_backend_terminated_mid_chunk_is_retried_exactly_once(any_stack
 
 
 def test_a_backlog_waits_in_the_database_pending_and_cancellable(any_stack: Stack, bank_id):
-    if any_stack.processes > 1:
-        pytest.skip("several serving processes start more of a backlog than runners + 4 at "
-                    "once; the bound is established for one process and for RQ only")
-    backlog = [any_stack.retain_async(bank_id, contents(40, fault="slow:0.02"))["operation_id"]
+    gated = [{"content": "gated", "metadata": {"fault": f"gate:{bank_id}"}}, *contents(39)]
+    backlog = [any_stack.retain_async(bank_id, gated)["operation_id"]
                for _ in range(any_stack.runners + 4)]
-    if any_stack.kind == "rq":
-        # Only what the workers can start is in Redis; the rest waits in the database.
-        queue = redis.Redis.from_url(any_stack.redis.url)
-        assert queue.llen("rq:queue:default") <= 2
-    last = backlog[-1]
-    assert any_stack.operation(bank_id, last)["status"] == "pending"
-    response = any_stack.client.post(f"/api/banks/{bank_id}/operations/{last}/cancel/")
-    assert response.status_code == 200 and response.json()["status"] == "cancelled"
-    for op_id in backlog[:-1]:
-        done = any_stack.wait_status(bank_id, op_id, {"completed", "failed"}, timeout=120)
-        assert done["status"] == "completed"
+    try:
+        wait_until(lambda: len(any_stack.running(bank_id)) == any_stack.runners, timeout=60,
+                   what="every runner busy")
+        if any_stack.kind == "rq":
+            # Only what the workers can start is in Redis; the rest waits in the database.
+            queue = redis.Redis.from_url(any_stack.redis.url)
+            assert queue.llen("rq:queue:default") <= 2
+        waiting = [op_id for op_id in backlog if op_id not in any_stack.running(bank_id)]
+        assert len(waiting) == 4
+        assert {any_stack.operation(bank_id, op_id)["status"] for op_id in waiting} == {"pending"}
+        last = waiting[-1]
+        response = any_stack.client.post(f"/api/banks/{bank_id}/operations/{last}/cancel/")
+        assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    finally:
+        any_stack.open_gate(bank_id)
+    for op_id in backlog:
+        if op_id != last:
+            done = any_stack.wait_status(bank_id, op_id, {"completed", "failed"}, timeout=120)
+            assert done["status"] == "completed"
+    any_stack.wait_jobs_settled(backlog)
     cancelled = any_stack.operation(bank_id, last)
     assert (cancelled["status"], cancelled["progress"], cancelled["started_at"]) == (
         "cancelled", 0, None)
