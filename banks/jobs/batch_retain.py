@@ -30,6 +30,17 @@ class RetainChunk:
     failures: list[OperationItemFailure]
 
 
+def retained(operation: Operation) -> dict:
+    """What a retain operation wrote, for its detail result: the memories in item order and
+    the items that failed (shared by every retain job: items and files)."""
+    memory_ids = Memory.objects.filter(operation=operation).order_by("item_index")
+    failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
+    return {
+        "memory_ids": [str(pk) for pk in memory_ids.values_list("id", flat=True)],
+        "failed_items": [{"index": f.index, "error": f.error} for f in failures],
+    }
+
+
 class BatchRetainJob(Job):
     type = OperationType.BATCH_RETAIN
     stage = "retaining"
@@ -83,12 +94,7 @@ class BatchRetainJob(Job):
         }
 
     def result(self, operation: Operation) -> dict:
-        memory_ids = Memory.objects.filter(operation=operation).order_by("item_index")
-        failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
-        return {
-            "memory_ids": [str(pk) for pk in memory_ids.values_list("id", flat=True)],
-            "failed_items": [{"index": f.index, "error": f.error} for f in failures],
-        }
+        return retained(operation)
 
 
 register(BatchRetainJob())

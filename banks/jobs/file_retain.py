@@ -32,6 +32,7 @@ from ..documents import ExtractionError, Limits, extract_text, file_kind, split_
 from ..items import NewMemory, build_memory, field_errors
 from ..models import Memory
 from ..services import MemoryRows, insert_memories, memory_rows
+from .batch_retain import retained
 
 # Per-file options a request may give, as on a retain item.
 FILE_OPTIONS = ("document_id", "context", "timestamp", "metadata", "tags")
@@ -184,13 +185,7 @@ class FileRetainJob(Job):
         }
 
     def result(self, operation: Operation) -> dict:
-        memory_ids = Memory.objects.filter(operation=operation).order_by("item_index")
-        failures = OperationItemFailure.objects.filter(operation=operation).order_by("index")
-        return {
-            **self.summary(operation),
-            "memory_ids": [str(pk) for pk in memory_ids.values_list("id", flat=True)],
-            "failed_items": [{"index": f.index, "error": f.error} for f in failures],
-        }
+        return {**self.summary(operation), **retained(operation)}
 
 
 register(FileRetainJob())
