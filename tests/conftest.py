@@ -4,6 +4,7 @@ tests so no thread of one test writes into the next one's database."""
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
 
@@ -19,6 +20,15 @@ from tests.factories import make_bank
 
 # Real redis-server and PostgreSQL fixtures (redis_url, postgres_url, ...), started on demand.
 pytest_plugins = ["tests.servers"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`make test &`, nohup, some
+    # CI runners) inherits SIGINT *ignored*, and so would every CLI process it starts: Python
+    # then installs no KeyboardInterrupt handler and a Ctrl-C test sees a CLI that cannot be
+    # interrupted. The CLI processes must start as from a terminal, with the default.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
