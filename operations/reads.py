@@ -110,6 +110,21 @@ def _by_id_sql(columns: str, scoped: int) -> str:
             f"WHERE o.{_q('id')} = %s AND b.{_q('bank_id')} = %s{_scope_sql(scoped)}")
 
 
+def _read_by_id(key: tuple, names: list[str], bank_id: str, pk: uuid.UUID,
+                scope: Iterable[str] | None) -> tuple[_Shape, tuple] | None:
+    """The columns ``names`` of operation ``pk`` of bank ``bank_id``, the bank id last, if the
+    bank is in ``scope``: the shape and the row, or None."""
+    visible = _scope_params(scope)
+    if visible is None:
+        return None
+    shape = _shape((*key, len(visible)), names,
+                   lambda columns: _by_id_sql(columns, len(visible)))
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, [_prep("id", pk), bank_id, *visible])
+        row = cursor.fetchone()
+    return None if row is None else (shape, row)
+
+
 def find_operation(bank_id: str, operation_id: object, scope: Iterable[str] | None = None, *,
                    with_rendering: bool = False) -> Operation | None:
     """The operation ``operation_id`` of bank ``bank_id``, if that bank is in ``scope`` (the
@@ -118,18 +133,12 @@ def find_operation(bank_id: str, operation_id: object, scope: Iterable[str] | No
     missing). ``with_rendering`` also loads the stored result rendering (large for a big batch;
     a conditional GET does not need it)."""
     pk = parse_operation_id(operation_id, bank_id)
-    visible = _scope_params(scope)
-    if visible is None:
-        return None
     names = ["bank", *(f for f in LIST_FIELDS if "__" not in f),
              *(["result_rendering"] if with_rendering else [])]
-    shape = _shape(("one", with_rendering, len(visible)), names,
-                   lambda columns: _by_id_sql(columns, len(visible)))
-    with connection.cursor() as cursor:
-        cursor.execute(shape.sql, [_prep("id", pk), bank_id, *visible])
-        row = cursor.fetchone()
-    if row is None:
+    found = _read_by_id(("one", with_rendering), names, bank_id, pk, scope)
+    if found is None:
         return None
+    shape, row = found
     operation = Operation.from_db(connection.alias, shape.attnames, shape.convert(row[:-1]))
     operation.bank = Bank.from_db(connection.alias, ["id", "bank_id"],
                                   [operation.bank_id, row[-1]])
@@ -141,16 +150,10 @@ def current_version_tag(bank_id: str, operation_id: object, scope: Iterable[str]
     """The ``ETag`` the operation has now (one indexed one-column read), or None when there is
     no such operation in a visible bank: a conditional GET decides on this alone."""
     pk = parse_operation_id(operation_id, bank_id)
-    visible = _scope_params(scope)
-    if visible is None:
+    found = _read_by_id(("version",), ["updated_at"], bank_id, pk, scope)
+    if found is None:
         return None
-    shape = _shape(("version", len(visible)), ["updated_at"],
-                   lambda columns: _by_id_sql(columns, len(visible)))
-    with connection.cursor() as cursor:
-        cursor.execute(shape.sql, [_prep("id", pk), bank_id, *visible])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+    shape, row = found
     (updated_at,) = shape.convert(row[:1])
     return version_tag_of(pk, updated_at, variant)
 
