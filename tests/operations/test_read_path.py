@@ -5,11 +5,13 @@ long-poll, and the cached "does any API key exist" answer."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -25,6 +27,15 @@ from operations.serializers import OperationSerializer
 from tests.factories import make_bank, submit_retain
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def this_tests_database_url() -> str:
+    """The database this test runs on (SQLite file or PostgreSQL), for a child process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return (f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:"
+            f"{db['PORT']}/{db['NAME']}")
 
 
 def detail_url(op: Operation, bank: str = "alpha", query: str = "") -> str:
@@ -201,11 +212,9 @@ def test_a_key_created_by_another_process_closes_this_one_at_once(api, settings,
     settings.HINDSIGHT_KEY_CACHE_SECONDS = 3600  # only the stamp can tell this process
     make_bank("alpha")
     assert api.get("/api/banks/alpha/operations/").status_code == 200
-    database = connection.settings_dict["NAME"]
     subprocess.run(
         [sys.executable, "manage.py", "apikeys", "create", "elsewhere"], cwd=ROOT, check=True,
-        capture_output=True, env={**__import__("os").environ,
-                                  "DATABASE_URL": f"sqlite:///{database}",
+        capture_output=True, env={**os.environ, "DATABASE_URL": this_tests_database_url(),
                                   "HINDSIGHT_DATA_DIR": str(settings.DATA_DIR)})
     assert api.get("/api/banks/alpha/operations/").status_code == 401
 
