@@ -137,41 +137,110 @@ def pool(_own_executor):
     return executor
 
 
-def backlog_then_one(pool, backlog: int = 6, size: int = 200):
-    a, b = make_bank("importer"), make_bank("small")
-    a_ops = [waiting(a, size) for _ in range(backlog)]
-    pool.wake()
-    wait_for(lambda: Operation.objects.filter(bank=a, status=S.RUNNING).count() == 2)
-    b_op = waiting(b, 10)
-    pool.wake()
+class GatedRetain(BatchRetainJob):
+    """batch_retain whose operations stop before their second chunk until the test opens their
+    own gate (``open``) or every gate (``open_all``): which runner is busy, and for how long,
+    is the test's decision, never the machine's speed. An operation of one chunk never waits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.Event] = {}
+        self._all = threading.Event()
+
+    def gate(self, pk) -> threading.Event:
+        with self._lock:
+            return self._gates.setdefault(str(pk), threading.Event())
+
+    def open(self, operation) -> None:
+        self.gate(operation.pk).set()
+
+    def open_all(self) -> None:
+        self._all.set()
+        with self._lock:
+            for gate in self._gates.values():
+                gate.set()
+
+    def prepare_chunk(self, operation, state, start, limit, deadline):
+        if start > 0 and not self._all.is_set():
+            self.gate(operation.pk).wait(120)
+        return super().prepare_chunk(operation, state, start, limit, deadline)
+
+
+@pytest.fixture
+def gated_retain(settings):
+    settings.HINDSIGHT_CHUNK_SIZE = 10
+    original = get_job(OperationType.BATCH_RETAIN)
+    job = GatedRetain()
+    register(job)
+    yield job
+    job.open_all()
+    register(original)
+
+
+def running_in(bank, count: int) -> list:
+    """Wait until exactly ``count`` of the bank's operations run (held at their gates)."""
+    def exactly() -> list | None:
+        ops = list(Operation.objects.filter(bank=bank, status=S.RUNNING))
+        return ops if len(ops) == count else None
+
+    return wait_for(exactly)
+
+
+def all_done() -> None:
     wait_for(lambda: not Operation.objects.filter(status__in=(S.PENDING, S.RUNNING)).exists(),
              timeout=120)
-    return [Operation.objects.get(pk=op.pk) for op in a_ops], Operation.objects.get(pk=b_op.pk)
 
 
-def test_one_banks_backlog_does_not_hold_back_another_bank(slow_retain, pool):
-    a_ops, b_op = backlog_then_one(pool)
-    assert b_op.status == S.COMPLETED
-    # B started as soon as one of A's two running operations ended, A's backlog still waiting.
-    started_after_b = [op for op in a_ops if op.started_at > b_op.completed_at]
-    assert len(started_after_b) >= 3
+def backlog_then_one(pool, gated_retain):
+    """Bank A's six operations, two of them running and held; then bank B's small one; then
+    exactly one runner freed (A's first running operation finishes)."""
+    a, b = make_bank("importer"), make_bank("small")
+    a_ops = [waiting(a, 40) for _ in range(6)]
+    pool.wake()
+    held = running_in(a, 2)
+    b_op = waiting(b, 10)
+    pool.wake()
+    gated_retain.open(held[0])
+    return a, a_ops, held, b_op
 
 
-def test_with_fairness_off_the_other_bank_waits_for_the_whole_backlog(slow_retain, pool,
+def test_one_banks_backlog_does_not_hold_back_another_bank(gated_retain, pool):
+    _, a_ops, held, b_op = backlog_then_one(pool, gated_retain)
+    b_done = wait_for(lambda: (op := Operation.objects.get(pk=b_op.pk)).status == S.COMPLETED
+                      and op)
+    # The freed runner took B before any of A's waiting backlog; after B it goes on with A's.
+    for op in a_ops:
+        op.refresh_from_db()
+        if op.pk not in {h.pk for h in held}:
+            assert op.status == S.PENDING or op.started_at >= b_done.completed_at, op
+    gated_retain.open_all()
+    all_done()
+    assert Operation.objects.filter(status=S.COMPLETED).count() == 7
+
+
+def test_with_fairness_off_the_other_bank_waits_for_the_whole_backlog(gated_retain, pool,
                                                                        settings):
     settings.HINDSIGHT_FAIR_SCHEDULING = False
-    a_ops, b_op = backlog_then_one(pool)
-    assert all(op.started_at < b_op.started_at for op in a_ops)
+    a, a_ops, held, b_op = backlog_then_one(pool, gated_retain)
+    # The freed runner took A's next operation (now held at its gate), not B's.
+    wait_for(lambda: Operation.objects.get(pk=held[0].pk).status == S.COMPLETED)
+    now_running = running_in(a, 2)
+    assert a_ops[2].pk in {op.pk for op in now_running}
+    assert Operation.objects.get(pk=b_op.pk).status == S.PENDING
+    gated_retain.open_all()
+    all_done()
+    b_op.refresh_from_db()
+    assert b_op.status == S.COMPLETED
 
 
-def test_a_bank_alone_uses_every_thread(slow_retain, pool):
+def test_a_bank_alone_uses_every_thread(gated_retain, pool):
     a = make_bank("alone")
-    ops = [waiting(a, 100) for _ in range(4)]
+    [waiting(a, 40) for _ in range(4)]
     pool.wake()
-    wait_for(lambda: not Operation.objects.filter(status__in=(S.PENDING, S.RUNNING)).exists())
-    ops = sorted((Operation.objects.get(pk=op.pk) for op in ops), key=lambda o: o.started_at)
-    assert all(op.status == S.COMPLETED for op in ops)
-    assert ops[1].started_at < ops[0].completed_at  # two ran at once
+    running_in(a, 2)  # two of the same bank's operations run at once
+    gated_retain.open_all()
+    all_done()
+    assert Operation.objects.filter(bank=a, status=S.COMPLETED).count() == 4
 
 
 # --- Single-flight maintenance --------------------------------------------------------------
