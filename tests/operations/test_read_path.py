@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from banks.apikeys import create_key, revoke_key
 from banks.models import Memory
@@ -178,15 +179,22 @@ def test_many_waiters_share_one_query_per_tick(settings):
     settings.HINDSIGHT_MAX_WAITERS = 20
     ops = [submit_retain(make_bank("alpha"), n=1) for _ in range(10)]
     watcher = Watcher()
+    woken: list[bool | None] = []
     with CaptureQueriesContext(connection) as queries:  # this thread's connection: none
-        threads = [threading.Thread(target=watcher.wait, args=(op.pk, op.updated_at, 1.0))
-                   for op in ops]
+        threads = [threading.Thread(
+            target=lambda op=op: woken.append(watcher.wait(op.pk, op.updated_at, 60.0)))
+            for op in ops]
         for thread in threads:
             thread.start()
-        time.sleep(WATCH_INTERVAL * 3)
+        deadline = time.monotonic() + 30
+        while watcher.waiting < 10 and time.monotonic() < deadline:
+            time.sleep(WATCH_INTERVAL)
         assert watcher.waiting == 10
-        for thread in threads:
-            thread.join()
+    # A change to the rows, made elsewhere: the one watcher wakes every waiter.
+    Operation.objects.filter(pk__in=[op.pk for op in ops]).update(updated_at=timezone.now())
+    for thread in threads:
+        thread.join(30)
+    assert woken == [True] * 10
     assert len(queries) == 0
     assert watcher.waiting == 0
 
