@@ -93,12 +93,19 @@ def test_same_workers_ride_out_two_redis_crashes_in_a_minute_and_finish_every_op
     # The same processes did it all: nobody restarted a worker.
     assert [worker.pid for worker in stack.workers] == pids
     assert all(worker.poll() is None for worker in stack.workers)
+    # A worker whose backoff was at its longest may still be asleep when the operations are
+    # done (others ran them): wait for its reconnection line, then count.
+    wait_until(lambda: all(len(BACK.findall(stack.worker_log(w))) >= 2 for w in stack.workers),
+               timeout=90, what="every worker reconnected after the second outage")
     for worker in stack.workers:
         log = stack.worker_log(worker)
         assert len(LOST.findall(log)) == 2, log[-3000:]  # one line per outage...
         assert len(BACK.findall(log)) == 2, log[-3000:]  # ...and one when it is back
         assert "could not connect to Redis instance" not in log  # not RQ's line per retry
-    assert reconnects(stack) == before + 4  # two workers, two outages
+    # Recorded in the database just after the log line.
+    wait_until(lambda: reconnects(stack) == before + 4, timeout=30,
+               what="two workers x two outages recorded")  # not more: no spurious reconnect
+    assert reconnects(stack) == before + 4
     # RQ's registry knows both workers again (the dashboard, executor health).
     assert stack.client.get("/health").json()["executor"]["workers"] == 2
 
@@ -144,4 +151,7 @@ def test_worker_started_while_redis_is_down_waits_for_it_instead_of_exiting(stac
     done = stack.wait_status(bank_id, op["operation_id"], {"completed", "failed"}, timeout=120)
     assert done["status"] == "completed"
     assert late.poll() is None
+    # Another worker may have run the operation while this one's backoff still sleeps.
+    wait_until(lambda: BACK.search(stack.worker_log(late)), timeout=90,
+               what="the late worker reconnected")
     assert len(BACK.findall(stack.worker_log(late))) == 1
