@@ -148,8 +148,14 @@ def test_worker_that_does_not_acknowledge_a_cancel_is_stopped_with_rqs_stop_comm
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
 
     connection = redis.Redis.from_url(stack.redis.url)
-    wait_until(lambda: Job.fetch(op_id, connection=connection).get_status() == "stopped",
-               timeout=30, what="RQ job stopped")
+    try:
+        wait_until(lambda: Job.fetch(op_id, connection=connection).get_status() == "stopped",
+                   timeout=30, what="RQ job stopped")
+    except AssertionError as exc:
+        # Seen once on a loaded machine: say what the job and every process were doing.
+        job = Job.fetch(op_id, connection=connection)
+        raise AssertionError(f"{exc}; job status {job.get_status()!r} on {job.worker_name!r}"
+                             f"\n{stack.logs(tail=6000)}") from None
     wait_until(lambda: not stack.busy_workers(), timeout=30, what="work-horse gone")
     assert busy[0].poll() is None  # the worker itself lives on
     final = stack.operation(bank_id, op_id)
