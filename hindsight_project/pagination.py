@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from operations.reads import PageRequest
+from operations.reads import PageRequest, total_without_count
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -71,6 +71,11 @@ def encode_cursor(created_at: datetime, pk: uuid.UUID, scope: str) -> str:
     )
 
 
+def cursor_after(position: tuple[datetime, uuid.UUID] | None, scope: str) -> str | None:
+    """The next page's cursor: after ``position`` (the last row's), None when no page follows."""
+    return encode_cursor(*position, scope) if position else None
+
+
 def decode_cursor(raw: str, scope: str) -> tuple[datetime, uuid.UUID]:
     """Raise ``ValidationError`` for anything but a cursor this service minted for ``scope``."""
     try:
@@ -111,12 +116,11 @@ def paginate_newest_first(queryset: QuerySet, request: Request, scope: str) -> P
     else:
         offset = page.offset
         rows = list(queryset[offset : offset + page.limit + 1])
-        total = offset + len(rows) if len(rows) <= page.limit and (rows or offset == 0) else None
+        total = total_without_count(offset, len(rows), page.limit)
         if total is None:
             total = queryset.count()
     more = len(rows) > page.limit
     rows = rows[: page.limit]
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].pk, scope) if more and rows \
-        else None
+    after = (rows[-1].created_at, rows[-1].pk) if more and rows else None
     return Page(rows=rows, limit=page.limit, offset=page.offset, total=total,
-                next_cursor=next_cursor)
+                next_cursor=cursor_after(after, scope))

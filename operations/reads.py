@@ -191,6 +191,12 @@ def _where(statuses: list[str], types: list[str], cursor: bool) -> str:
     return sql
 
 
+def total_without_count(offset: int, fetched: int, limit: int) -> int | None:
+    """What an offset page of ``fetched`` rows (``limit + 1`` asked for) already tells of the
+    total: exact on the last page, unless it is empty past the end; None: count."""
+    return offset + fetched if fetched <= limit and (fetched or offset == 0) else None
+
+
 @dataclass(frozen=True)
 class RenderedPage:
     """A list page as rendered rows (``render``'s output, in order) and what paging needs."""
@@ -228,9 +234,9 @@ def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
     offset = page.offset or 0
     with connection.cursor() as db:
         db.execute(shape.sql, [*params, page.limit + 1, offset])
-        fetched = db.fetchall()
-    more = len(fetched) > page.limit
-    fetched = fetched[: page.limit]
+        read = db.fetchall()
+    more = len(read) > page.limit
+    fetched = read[: page.limit]
     at = {name: index for index, name in enumerate(shape.attnames)}
     i_id, i_updated = at["id"], at["updated_at"]
     rows = []
@@ -252,7 +258,7 @@ def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
         after = (last.created_at, last.pk)
     total = None
     if not cursor:
-        total = offset + len(fetched) if not more and (fetched or offset == 0) else None
+        total = total_without_count(offset, len(read), page.limit)
         if total is None:
             with connection.cursor() as db:
                 db.execute(f"SELECT COUNT(*) FROM {_q(_TABLE)} o "

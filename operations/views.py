@@ -19,7 +19,7 @@ from banks.access import bank_scope, visible_bank, visible_banks
 from banks.models import Bank
 from hindsight_project.pagination import (
     Page,
-    encode_cursor,
+    cursor_after,
     paginate_newest_first,
     parse_page,
 )
@@ -136,9 +136,8 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         wanted = parse_page(request, scope)
         page = reads.list_page(bank, wanted, render_list_row, lookups.get("status__in", ()),
                                lookups.get("type__in", ()))
-        next_cursor = encode_cursor(*page.after, scope) if page.after else None
         return json_response(render_list(bank_id, wanted.limit, wanted.offset, page.total,
-                                         next_cursor, page.rows))
+                                         cursor_after(page.after, scope), page.rows))
 
     @extend_schema(request=SubmitOperationSerializer,
                    responses={202: SubmittedOperationSerializer, 200: SubmittedOperationSerializer})
