@@ -213,17 +213,23 @@ def live_response(request: HttpRequest, may_operate: bool,
     body = {
         "version": live.version_from((op.pk, op.updated_at) for op in ops),
         "active": live.any_active(ops),
-        "operations": {
-            str(op.pk): {
-                "status": op.status,
-                "can_cancel": may_operate and op.status in ACTIVE,
-                "can_retry": may_operate and op.status in RETRYABLE,
-                "cells": cells(op, view, may_operate, extra if view == "detail" else None, now),
-            }
-            for op in ops
-        },
+        "operations": {str(op.pk): row_state(op, view, may_operate, extra, now) for op in ops},
     }
     return JsonResponse(body, headers={"ETag": body["version"], "Cache-Control": "no-store"})
+
+
+def row_state(op: Operation, view: str, may_operate: bool, extra: Renderers | None = None,
+              now: datetime | None = None) -> dict[str, object]:
+    """One operation as the page script applies it. ``stamp`` orders the states of one row: a
+    long-poll answered just before a Cancel can arrive after the Cancel's own answer, and the
+    script must not put the older state back (a cancelled row showing Cancel again)."""
+    return {
+        "status": op.status,
+        "stamp": int(op.updated_at.timestamp() * 1_000_000),
+        "can_cancel": may_operate and op.status in ACTIVE,
+        "can_retry": may_operate and op.status in RETRYABLE,
+        "cells": cells(op, view, may_operate, extra if view == "detail" else None, now),
+    }
 
 
 def operation_json(op: Operation, may_operate: bool, message: str, ok: bool,
@@ -232,13 +238,7 @@ def operation_json(op: Operation, may_operate: bool, message: str, ok: bool,
     body = {
         "ok": ok,
         "message": message,
-        "operation": {
-            "id": str(op.pk),
-            "status": op.status,
-            "can_cancel": may_operate and op.status in ACTIVE,
-            "can_retry": may_operate and op.status in RETRYABLE,
-            "cells": cells(op, view, may_operate, extra if view == "detail" else None),
-        },
+        "operation": {"id": str(op.pk), **row_state(op, view, may_operate, extra)},
     }
     return JsonResponse(body, status=200 if ok else 409)
 

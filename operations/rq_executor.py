@@ -187,10 +187,16 @@ class RQExecutor:
                 job = Job.fetch(job_id, connection=connection)
                 if job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
                     continue
-                # Once per job across every sweeper: a repeated stop reaching a worker whose
-                # work-horse is already gone makes RQ signal a stale process group.
+                # RQ kills a work-horse only for the job its worker says it runs; ask that
+                # worker first, so a stop never reaches one that has moved on.
+                worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix
+                                            + job.worker_name, connection=connection)
+                if worker is None or worker.get_current_job_id() != job_id:
+                    continue
+                # Pub/sub reaches only a worker listening at that moment, so a stop that went
+                # unheard is sent again, but at most once per interval across every sweeper.
                 marker = f"hindsight:stop-sent:{job_id}"
-                if not connection.set(marker, 1, nx=True, ex=int(_CANCEL_LOOKBACK.total_seconds())):
+                if not connection.set(marker, 1, nx=True, ex=max(5, round(2 * grace))):
                     continue
                 send_stop_job_command(connection, job_id)
             except (NoSuchJobError, InvalidJobOperation):

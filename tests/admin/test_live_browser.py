@@ -19,7 +19,7 @@ from django.contrib.auth.models import Permission, User
 
 from operations.models import Operation
 from operations.states import OperationStatus
-from tests.admin.test_browser import CHROMIUM, browser_page  # noqa: F401 (fixture)
+from tests.admin.test_browser import _chromium_is_installed, browser_page  # noqa: F401 (fixtures)
 from tests.factories import make_bank, submit_retain
 from tests.lifecycle import status_of, walk_to
 
@@ -27,10 +27,7 @@ S = OperationStatus
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 CHANGELIST = "/admin/operations/operation/"
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def screenshot_path(name: str, tmp_path: Path) -> Path:
@@ -167,6 +164,48 @@ def test_change_page_follows_a_run_and_retries_it_in_place(live_server, browser_
     page.locator('[data-hs-field="status"] .hs-badge--cancelled').wait_for()
     assert page.is_visible("#hs-retry")
     assert "Cancelled" in page.inner_text('[data-hs-field="timeline"]')
+    assert not_reloaded(page)
+
+
+def test_a_long_poll_answered_before_a_cancel_does_not_put_the_running_row_back(
+    live_server, browser_page  # noqa: F811 (fixture)
+):
+    """The page's long-poll and a Cancel's answer race; the older state arriving last must not
+    win (seen under load: the badge said cancelled, then running with a Cancel button again)."""
+    from tests.lifecycle import advance
+
+    page = browser_page
+    User.objects.create_superuser("ops", "ops@example.com", "pw")
+    op = walk_to(submit_retain(make_bank("support-agent"), 100), S.RUNNING)
+    log_in(page, live_server.url, "ops", "pw", CHANGELIST)
+    mark_page(page)
+    row = page.locator("#result_list tbody tr", has_text=str(op.pk)[:8])
+    stale = page.request.get(f"{live_server.url}{CHANGELIST}live/?view=list&ids={op.pk}")
+    assert stale.json()["operations"][str(op.pk)]["status"] == "running"
+
+    held = []  # the next long-poll, answered only after the cancel: with the state before it
+
+    def hold_one(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/live/?*", hold_one)
+    advance(op, 37)  # ends the poll in flight; the script's next one is held
+    page.locator("text=37 / 100 (37%)").wait_for()
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the page never asked again"
+
+    row.locator('button[data-hs-act="cancel"]').click()
+    row.locator(".hs-badge--cancelled").wait_for()
+    with page.expect_request("**/live/?*"):  # the script asks again once it applied the answer
+        held[0].fulfill(status=200, body=stale.body(), headers=dict(stale.headers))
+    assert row.locator(".hs-badge--cancelled").count() == 1
+    assert row.locator('button[data-hs-act="retry"]').count() == 1
+    assert row.locator('button[data-hs-act="cancel"]').count() == 0
     assert not_reloaded(page)
 
 

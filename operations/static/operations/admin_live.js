@@ -22,6 +22,9 @@
   var active = config.active;
   var failures = 0;
   var stopped = false;
+  // The newest state applied per operation: a long-poll answered before a Cancel may arrive
+  // after the Cancel's own answer, and must not put the older row back.
+  var stamps = {};
 
   function sleep(ms) {
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
@@ -45,6 +48,8 @@
   }
 
   function apply(id, state) {
+    if (stamps[id] !== undefined && state.stamp < stamps[id]) return;
+    stamps[id] = state.stamp;
     var cells = state.cells || {};
     Object.keys(cells).forEach(function (field) {
       var selector = '[data-hs-op="' + id + '"][data-hs-field="' + field + '"]';
