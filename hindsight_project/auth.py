@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -23,6 +24,7 @@ from banks.apikeys import ApiKey, any_active_key, split_key, verify_key
 
 logger = logging.getLogger(__name__)
 KEYWORD = "Bearer"
+REJECTION_LOGGED = "hindsight_rejection_logged"
 
 
 @dataclass(frozen=True)
@@ -46,25 +48,35 @@ def auth_required() -> bool:
     return settings.HINDSIGHT_REQUIRE_AUTH or any_active_key()
 
 
+def bearer_key(request: Request | HttpRequest) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, None without one;
+    ``AuthenticationFailed`` for a malformed one."""
+    header = get_authorization_header(request).split()
+    if not header or header[0].lower() != KEYWORD.lower().encode():
+        return None
+    if len(header) != 2:
+        raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer <key>'.")
+    try:
+        return header[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed("Invalid API key.") from None
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """Bearer API keys. A malformed, unknown or revoked key is always 401, even when the
     service is open: a client that sends a key expects it to be checked."""
 
     def authenticate(self, request: Request) -> tuple[None, Principal] | None:
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() != KEYWORD.lower().encode():
+        key = bearer_key(request)
+        if key is None:
             return None
-        if len(header) != 2:
-            raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer <key>'.")
-        try:
-            key = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthenticationFailed("Invalid API key.") from None
         row = verify_key(key)
         if row is None:
-            # The prefix identifies a key without revealing it; the rest of the key never is
-            # logged, at any level.
-            logger.warning("rejected API key (prefix %s)", split_key(key) or "malformed")
+            # Once per request, though a plain read's admission (``admission``) asks first. The
+            # prefix identifies a key without revealing it; the rest is never logged.
+            if not getattr(request, REJECTION_LOGGED, False):
+                logger.warning("rejected API key (prefix %s)", split_key(key) or "malformed")
+                setattr(request, REJECTION_LOGGED, True)
             raise AuthenticationFailed("Invalid or revoked API key.")
         return None, Principal.for_key(row)
 

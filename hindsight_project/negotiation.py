@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+JSON = "application/json"  # the first (only) renderer's media type
+
+
+def accepts_json_as_is(request: HttpRequest | Request) -> bool:
+    """True when DRF's negotiation would pick the JSON renderer without a word: anything or
+    JSON accepted, no ``?format=``."""
+    return (request.META.get("HTTP_ACCEPT", "*/*") in ("*/*", JSON)
+            and api_settings.URL_FORMAT_OVERRIDE not in request.GET)
 
 
 class CommonCaseNegotiation(DefaultContentNegotiation):

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -35,8 +36,8 @@ class Page:
     next_cursor: str | None
 
 
-def _parse_int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
+def _parse_int(request: Request | HttpRequest, name: str, default: int) -> int:
+    raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -45,7 +46,8 @@ def _parse_int(request: Request, name: str, default: int) -> int:
         raise ValidationError({name: ["A valid integer is required."]}) from None
 
 
-def parse_limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+def parse_limit(request: Request | HttpRequest, default: int = DEFAULT_LIMIT,
+                maximum: int = MAX_LIMIT) -> int:
     limit = _parse_int(request, "limit", default)
     if limit < 1:
         raise ValidationError({"limit": ["Ensure this value is greater than or equal to 1."]})
@@ -55,7 +57,7 @@ def parse_limit(request: Request, default: int = DEFAULT_LIMIT, maximum: int = M
 MAX_OFFSET = 10**12  # beyond any real table; keeps the value inside a 64-bit SQL integer
 
 
-def parse_offset(request: Request) -> int:
+def parse_offset(request: Request | HttpRequest) -> int:
     offset = _parse_int(request, "offset", 0)
     if not 0 <= offset <= MAX_OFFSET:
         raise ValidationError(
@@ -87,13 +89,13 @@ def decode_cursor(raw: str, scope: str) -> tuple[datetime, uuid.UUID]:
         raise ValidationError({"cursor": ["Invalid or expired cursor for this list."]}) from None
 
 
-def parse_page(request: Request, scope: str) -> PageRequest:
+def parse_page(request: Request | HttpRequest, scope: str) -> PageRequest:
     """The page a list request asks for: ``limit`` and ``offset``, or a ``cursor`` minted for
     ``scope`` (never both); ``ValidationError`` for anything else."""
     limit = parse_limit(request)
-    cursor = request.query_params.get("cursor")
+    cursor = request.GET.get("cursor")
     if cursor:
-        if request.query_params.get("offset") not in (None, ""):
+        if request.GET.get("offset") not in (None, ""):
             raise ValidationError({"cursor": ["cursor cannot be combined with offset."]})
         return PageRequest(limit=limit, offset=None, before=decode_cursor(cursor, scope))
     return PageRequest(limit=limit, offset=parse_offset(request))

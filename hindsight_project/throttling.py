@@ -8,10 +8,13 @@ the configured rate is the real rate; behind N API processes it is up to N times
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from .auth import Principal
+
+DECISION = "hindsight_throttle_decision"  # (allowed, now, window end), set on the request
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -24,9 +27,20 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return None  # chosen in allow_request, where the request (keyed or not) is known
 
     def allow_request(self, request: Request, view: object) -> bool:
+        # Counted already when the request was first admitted outside DRF (``admission``) and
+        # then handed to DRF: the same decision, not a second count.
+        decided = getattr(request, DECISION, None)
+        if decided is not None:
+            allowed, self.now, self.window_end = decided
+            return allowed
+        return self.count(request, request.auth)
+
+    def count(self, request: Request | HttpRequest, principal: Principal | None) -> bool:
+        """Count this request against its key's (or address's) window; True while allowed. The
+        decision is kept on the request so that it is counted once whichever path answers."""
         # Settings are read per request (throttles are instantiated per request), so overrides
         # in tests and a changed environment apply without a restart of this class.
-        if isinstance(request.auth, Principal):
+        if isinstance(principal, Principal):
             rate = settings.HINDSIGHT_THROTTLE_RATE
         else:
             rate = settings.HINDSIGHT_ANON_THROTTLE_RATE
@@ -39,7 +53,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        key = f"{self.get_cache_key(request, view)}:{window}"
+        key = f"{self.ident_key(request, principal)}:{window}"
         if self.cache.add(key, 1, self.duration + 1):
             count = 1
         else:
@@ -48,14 +62,19 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             except ValueError:  # expired between add and incr: a fresh window
                 self.cache.add(key, 1, self.duration + 1)
                 count = 1
-        return count <= self.num_requests
+        allowed = count <= self.num_requests
+        setattr(request, DECISION, (allowed, self.now, self.window_end))
+        return allowed
 
     def wait(self) -> float:
         return max(0.001, self.window_end - self.now)
 
     def get_cache_key(self, request: Request, view: object) -> str:
-        if isinstance(request.auth, Principal):
-            ident = f"key:{request.auth.key.prefix}"
+        return self.ident_key(request, request.auth)
+
+    def ident_key(self, request: Request | HttpRequest, principal: Principal | None) -> str:
+        if isinstance(principal, Principal):
+            ident = f"key:{principal.key.prefix}"
         else:
             ident = f"addr:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -125,8 +125,15 @@ class EmbeddedExecutor:
             except BlockingIOError:
                 continue  # another process took the token
             with self._cond:
-                self._wakeups += 1
-                self._cond.notify()
+                # The check above was made before ``select`` waited: this process may have
+                # become busy since. A token taken then would wait here for a thread while
+                # another process idles, so it goes back for that process to take.
+                mine = self._busy < self.workers
+                if mine:
+                    self._wakeups += 1
+                    self._cond.notify()
+            if not mine:
+                os.eventfd_write(self._doorbell, 1)
 
     def _next(self) -> tuple[str, bool] | None:
         """Block until there is something to do: (an explicit id, True) or (``""``, False) for

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from banks.access import bank_scope, visible_bank, visible_banks
 from banks.models import Bank
+from hindsight_project.admission import PlainReads
 from hindsight_project.pagination import (
     Page,
     cursor_after,
@@ -108,7 +109,55 @@ def list_response(bank_id: str | None, page: Page) -> HttpResponse:
                                      page.next_cursor, rows))
 
 
-class BankOperationViewSet(viewsets.GenericViewSet):
+def common_list(request: HttpRequest | Request, bank_id: str) -> HttpResponse | None:
+    """The common list query (a status/type filter, a page) of a visible bank: prepared SQL,
+    and terminal rows rendered once per version (a third of the cost, then a tenth). None for
+    anything else."""
+    lookups = simple_filters(request.GET)
+    if lookups is None:
+        return None
+    bank = reads.find_bank(bank_id, bank_scope(request))
+    if bank is None:
+        return None
+    scope = f"bank:{bank.pk}"
+    wanted = parse_page(request, scope)
+    page = reads.list_page(bank, wanted, render_list_row, lookups.get("status__in", ()),
+                           lookups.get("type__in", ()))
+    return json_response(render_list(bank_id, wanted.limit, wanted.offset, page.total,
+                                     cursor_after(page.after, scope), page.rows))
+
+
+def poll_answer(request: HttpRequest | Request, bank_id: str, operation_id: str,
+                view: DetailView) -> HttpResponse | None:
+    """The status poll without a wait: a ``304`` decided on a one-column read, else one query
+    by primary key and the stored rendering of a terminal result. None when the operation is
+    not found (the caller reports why)."""
+    known = request.headers.get("If-None-Match")
+    scope = bank_scope(request)
+    try:
+        if known:
+            etag = reads.current_version_tag(bank_id, operation_id, scope, view.variant)
+            if etag is not None and etag == known:
+                return HttpResponseNotModified(headers={"ETag": etag})
+        operation = reads.find_operation(bank_id, operation_id, scope,
+                                         with_rendering=known is None and view.full_result)
+    except InvalidOperationId:
+        return None
+    return None if operation is None else operation_answer(operation, view, known)
+
+
+def operation_answer(operation: Operation, view: DetailView, known: str | None) -> HttpResponse:
+    etag = services.version_tag(operation, view.variant)
+    if known == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    rendering = None
+    if view.full_result and is_terminal(operation.status):
+        rendering = services.result_rendering(operation)
+    return HttpResponse(render_detail(operation, view, rendering),
+                        content_type="application/json", headers={"ETag": etag})
+
+
+class BankOperationViewSet(PlainReads, viewsets.GenericViewSet):
     queryset = Operation.objects.none()  # real queryset is per bank: get_queryset()
     serializer_class = OperationSerializer
     filterset_class = OperationFilterSet
@@ -121,23 +170,25 @@ class BankOperationViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         return services.operations_for(self.get_bank())
 
+    def plain_get(self, request: HttpRequest, bank_id: str,
+                  operation_id: str | None = None) -> HttpResponse | None:
+        if self.action_map.get("get") == "retrieve":
+            if "wait" in request.GET:
+                return None  # a long-poll parks a thread: DRF's path, with its limits
+            return poll_answer(request, bank_id, operation_id,
+                               DetailView.from_query(request.GET))
+        return common_list(request, bank_id)
+
     @extend_schema(responses=OperationListSerializer)
     def list(self, request: Request, bank_id: str) -> HttpResponse:
-        lookups = simple_filters(request.query_params)
-        if lookups is None:  # anything but the common query: the filter set and its messages
-            bank = self.get_bank()
-            page = paginate_newest_first(
-                self.filter_queryset(self.get_queryset()), request, f"bank:{bank.pk}")
-            return list_response(bank.bank_id, page)
-        # The common query (a status/type filter, a page): prepared SQL, and terminal rows
-        # rendered once per version (a third of the cost, then a tenth).
-        bank = reads.find_bank(bank_id, bank_scope(request)) or self.get_bank()
-        scope = f"bank:{bank.pk}"
-        wanted = parse_page(request, scope)
-        page = reads.list_page(bank, wanted, render_list_row, lookups.get("status__in", ()),
-                               lookups.get("type__in", ()))
-        return json_response(render_list(bank_id, wanted.limit, wanted.offset, page.total,
-                                         cursor_after(page.after, scope), page.rows))
+        response = common_list(request, bank_id)
+        if response is not None:
+            return response
+        # Anything but the common query: the filter set and its messages.
+        bank = self.get_bank()
+        page = paginate_newest_first(
+            self.filter_queryset(self.get_queryset()), request, f"bank:{bank.pk}")
+        return list_response(bank.bank_id, page)
 
     @extend_schema(request=SubmitOperationSerializer,
                    responses={202: SubmittedOperationSerializer, 200: SubmittedOperationSerializer})
@@ -168,20 +219,13 @@ class BankOperationViewSet(viewsets.GenericViewSet):
         and a terminal result sent from its stored rendering."""
         view = DetailView.from_query(request.query_params)
         wait = parse_wait(request)
+        if not wait:
+            response = poll_answer(request, bank_id, operation_id, view)
+            if response is not None:
+                return response
         known = request.headers.get("If-None-Match")
-        scope = bank_scope(request)
-        if known and not wait:
-            # A conditional GET decides on the version alone: one one-column read, no rendering.
-            try:
-                etag = reads.current_version_tag(bank_id, operation_id, scope, view.variant)
-            except InvalidOperationId:
-                etag = None  # reported below, in the order a plain GET reports it
-            if etag is not None and etag == known:
-                return HttpResponseNotModified(headers={"ETag": etag})
         try:
-            operation = reads.find_operation(
-                bank_id, operation_id, scope,
-                with_rendering=known is None and view.full_result)
+            operation = reads.find_operation(bank_id, operation_id, bank_scope(request))
         except InvalidOperationId:
             visible_bank(request, bank_id)  # an unknown bank is reported first
             raise
@@ -196,14 +240,7 @@ class BankOperationViewSet(viewsets.GenericViewSet):
                     f"(HINDSIGHT_MAX_WAITERS={settings.HINDSIGHT_MAX_WAITERS}); retry shortly, "
                     "or poll without wait."))
             operation = waited
-        etag = services.version_tag(operation, view.variant)
-        if known == etag:
-            return HttpResponseNotModified(headers={"ETag": etag})
-        rendering = None
-        if view.full_result and is_terminal(operation.status):
-            rendering = services.result_rendering(operation)
-        return HttpResponse(render_detail(operation, view, rendering),
-                            content_type="application/json", headers={"ETag": etag})
+        return operation_answer(operation, view, known)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, bank_id: str, operation_id: str) -> Response:

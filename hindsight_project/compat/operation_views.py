@@ -10,12 +10,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from banks.access import bank_scope, visible_bank
 from banks.models import Bank
+from hindsight_project.admission import PlainReads
 from operations import reads, services
 from operations.exceptions import OperationNotFound
 from operations.models import OperationPayload
@@ -78,7 +81,32 @@ class OperationListView(CompatAPIView):
         })
 
 
-class OperationDetailView(CompatAPIView):
+def status_answer(request: HttpRequest | Request, bank_id: str, operation_id: str,
+                  include_payload: bool) -> HttpResponse | None:
+    """``get_operation_status`` of a visible operation: one query by primary key with the bank
+    joined. None when there is none (the bank alone is looked up then, to tell an unknown bank
+    from an unknown id)."""
+    try:
+        op_id = compat.parse_operation_id(operation_id)
+    except OperationNotFound:
+        return None
+    operation = reads.find_operation(bank_id, op_id, bank_scope(request))
+    if operation is None:
+        return None
+    payload = None
+    if include_payload:
+        payload = (OperationPayload.objects.filter(operation=operation)
+                   .values_list("data", flat=True).first())
+    body = JSONRenderer().render(compat.operation_status(operation, payload))
+    return HttpResponse(body, content_type="application/json")
+
+
+class OperationDetailView(PlainReads, CompatAPIView):
+    def plain_get(self, request: HttpRequest, bank_id: str,
+                  operation_id: str) -> HttpResponse | None:
+        # The poll as the official client sends it; a query string is validated by DRF's path.
+        return None if request.GET else status_answer(request, bank_id, operation_id, False)
+
     @extend_schema(
         operation_id="compat_get_operation_status",
         tags=TAGS,
@@ -87,25 +115,13 @@ class OperationDetailView(CompatAPIView):
                    404: CompatErrorSerializer},
     )
     def get(self, request: Request, bank_id: str, operation_id: str) -> Response:
-        # The status poll: one query by primary key with the bank joined (the bank alone is
-        # looked up only when that finds nothing, to tell an unknown bank from an unknown id).
-        try:
-            op_id = compat.parse_operation_id(operation_id)
-        except OperationNotFound:
-            visible_bank(request, bank_id)
-            raise
-        operation = reads.find_operation(bank_id, op_id, bank_scope(request))
-        if operation is None:
-            visible_bank(request, bank_id)
+        # Reported in this order: the bank, the id, the query string.
+        visible_bank(request, bank_id)
+        op_id = compat.parse_operation_id(operation_id)
         include_payload = validated_query(OperationStatusQuery, request)["include_payload"]
-        if operation is None:
-            # Upstream answers 200 + "not_found" here; the client's model allows that status.
-            return Response(compat.not_found_status(str(op_id)))
-        payload = None
-        if include_payload:
-            payload = (OperationPayload.objects.filter(operation=operation)
-                       .values_list("data", flat=True).first())
-        return Response(compat.operation_status(operation, payload))
+        response = status_answer(request, bank_id, operation_id, include_payload)
+        # Upstream answers 200 + "not_found" for an unknown id; the client's model allows it.
+        return response or Response(compat.not_found_status(str(op_id)))
 
     @extend_schema(
         operation_id="compat_cancel_operation",
