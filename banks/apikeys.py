@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import mmap
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -103,49 +102,65 @@ def verify_key(key: str) -> ApiKey | None:
 
 # --- "Does any active key exist?" (asked by every request without a key) ---------------------
 # Answered from a per-process cache, not a query per request. Every change of the key table made
-# here (create, revoke) and any save or delete of a key row (the admin) replaces a stamp file in
-# the data directory; each process compares that file's identity (one ``stat``) with the one its
-# answer was read under, so a key created in one process -- another gunicorn worker, or
-# ``manage.py apikeys`` -- takes effect in every other process on the machine at their next
-# request. ``HINDSIGHT_KEY_CACHE_SECONDS`` bounds the answer's age anyway (processes on other
-# machines, rows written by hand).
+# here (create, revoke) and any save or delete of a key row (the admin) writes a new value into a
+# small stamp file in the data directory, which every process maps into its memory: comparing it
+# with the value its answer was read under is a memory read, not a system call (a system call
+# hands the interpreter lock to another thread, which a busy server pays dearly for). So a key
+# created in one process -- another gunicorn worker, or ``manage.py apikeys`` -- takes effect in
+# every other process on the machine at their next request. ``HINDSIGHT_KEY_CACHE_SECONDS``
+# bounds the answer's age anyway (processes on other machines, rows written by hand).
+
+_STAMP_SIZE = 8
 
 
 @dataclass
 class _Presence:
     value: bool
-    stamp: tuple[int, int]
+    stamp: int
     checked: float
 
 
 _presence: _Presence | None = None
+_mapped: tuple[str, mmap.mmap] | None = None
 
 
-def _stamp_path() -> Path:
-    return Path(settings.DATA_DIR) / "apikeys.stamp"
-
-
-def _stamp() -> tuple[int, int]:
+def _stamp_map() -> mmap.mmap | None:
+    """The stamp file, mapped shared (created on first use); None when the data directory
+    cannot hold it (the age bound alone applies then)."""
+    global _mapped
+    path = os.path.join(settings.DATA_DIR, "apikeys.stamp")
+    if _mapped is not None and _mapped[0] == path:
+        return _mapped[1]
     try:
-        info = os.stat(_stamp_path())
-    except OSError:
-        return (0, 0)
-    return (info.st_ino, info.st_mtime_ns)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _STAMP_SIZE:
+                os.ftruncate(fd, _STAMP_SIZE)
+            mapped = mmap.mmap(fd, _STAMP_SIZE)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        return None
+    if _mapped is not None:
+        _mapped[1].close()
+    _mapped = (path, mapped)
+    return mapped
+
+
+def _stamp() -> int:
+    mapped = _stamp_map()
+    return -1 if mapped is None else int.from_bytes(mapped[:_STAMP_SIZE], "little")
 
 
 def keys_changed() -> None:
-    """Make every process re-read whether an active key exists: a new stamp file (a new inode,
-    so no two changes look alike however close together) and this process's answer dropped."""
+    """Make every process re-read whether an active key exists: a new stamp value (random, so
+    no two changes look alike however close together) and this process's answer dropped."""
     global _presence
     _presence = None
-    path = _stamp_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".apikeys.")
-        os.close(fd)
-        os.replace(temp, path)
-    except OSError:
-        pass  # a read-only data directory: the cache's age bound still applies
+    mapped = _stamp_map()
+    if mapped is not None:
+        mapped[:_STAMP_SIZE] = secrets.randbits(64).to_bytes(_STAMP_SIZE, "little")
 
 
 def any_active_key() -> bool:
