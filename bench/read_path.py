@@ -2,7 +2,7 @@
 ``/version`` on the same server, in one run, with the server started exactly like ``make run``.
 
     .venv/bin/python bench/read_path.py [--clients 32] [--requests 60] [--processes 1,2]
-                                        [--big 1000000] [--ingest-items 10000]
+                                        [--big 1000000] [--ingest-items 10000] [--rounds 3]
 
 For each server layout in ``--processes`` (gunicorn processes; ``make run`` uses one per core) it
 starts ``gunicorn -c python:hindsight_project.gunicorn_conf`` on a fresh SQLite file, seeds a
@@ -18,7 +18,9 @@ each making ``--requests`` GETs of:
   ``memory_ids``,
 - the native detail of an operation *while* 10,000-item ingests run back to back,
 
-and prints requests/s, p50 and p99 per scenario and the ratios the bars are about. Then, for the
+and prints requests/s, p50 and p99 per scenario and the ratios the bars are about: the medians
+of ``--rounds`` rounds, each of which runs every scenario once, so that a noisy moment of a
+shared 2-core machine spoils one sample, not the figure. Then, for the
 last layout: submit -> completed of one 10,000-item ingest per layout (the ingest must not
 regress), and list p99 in cursor mode at ``--big`` operations in one bank vs 1,000 (with offset
 mode's cost at depth next to it).
@@ -33,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,13 +203,27 @@ def fill_operations(db: Path, bank_pk: int, count: int) -> None:
 
 # --- scenarios -------------------------------------------------------------------------
 
+def median_of(samples: list[dict]) -> dict:
+    """Median requests/s, p50 and p99 of one scenario's rounds, with every round's rate."""
+    def median(key: str) -> float:
+        return statistics.median(sample[key] for sample in samples)
+    codes: dict[int, int] = {}
+    for sample in samples:
+        for code, n in sample["codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    return {"rps": median("rps"), "p50": median("p50"), "p99": median("p99"), "codes": codes,
+            "rounds": [round(sample["rps"]) for sample in samples]}
+
+
 def row(name: str, figures: dict, base: dict | None = None) -> None:
     ratio = ""
     if base is not None:
         ratio = (f"  rps x{figures['rps'] / base['rps']:.2f}  "
                  f"p99 x{figures['p99'] / base['p99']:.2f} of /version")
     print(f"  {name:<44} {figures['rps']:7.0f} req/s  p50 {figures['p50']:6.1f} ms  "
-          f"p99 {figures['p99']:6.1f} ms{ratio}  {figures['codes']}", flush=True)
+          f"p99 {figures['p99']:6.1f} ms{ratio}  {figures['codes']}"
+          + (f"  rounds {figures['rounds']}" if len(figures.get("rounds", ())) > 1 else ""),
+          flush=True)
 
 
 def measure_layout(processes: int, args: argparse.Namespace, workdir: Path) -> dict:
@@ -236,9 +253,15 @@ def measure_layout(processes: int, args: argparse.Namespace, workdir: Path) -> d
              [f"/api/banks/poll/operations/{big}/?result=summary"], None),
         ]
         print(f"\n{processes} server process(es), {args.clients} clients x "
-              f"{args.requests} GETs", flush=True)
-        for name, paths, headers in scenarios:
-            figures[name] = load(url, paths, args.clients, args.requests, headers)
+              f"{args.requests} GETs, {args.rounds} round(s) (medians)", flush=True)
+        # Every round runs every scenario once, /version first: a drift of the machine weighs
+        # on the baseline and the reads alike, and the medians drop a round it spoiled.
+        rounds: dict[str, list[dict]] = {name: [] for name, _, _ in scenarios}
+        for _ in range(args.rounds):
+            for name, paths, headers in scenarios:
+                rounds[name].append(load(url, paths, args.clients, args.requests, headers))
+        for name, _, _ in scenarios:
+            figures[name] = median_of(rounds[name])
             row(name, figures[name], None if name == "/version" else figures["/version"])
         figures["during ingest"] = poll_during_ingest(url, workdir, args)
         row("native detail while ingests run", figures["during ingest"], figures["/version"])
@@ -327,6 +350,7 @@ def main() -> None:
     parser.add_argument("--processes", default=f"1,{os.cpu_count() or 1}")
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--ingest-items", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     layouts = sorted({int(p) for p in args.processes.split(",")})
     print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()}", flush=True)
