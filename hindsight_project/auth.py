@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -48,28 +47,20 @@ def auth_required() -> bool:
     return settings.HINDSIGHT_REQUIRE_AUTH or any_active_key()
 
 
-def bearer_key(request: Request | HttpRequest) -> str | None:
-    """The key of an ``Authorization: Bearer <key>`` header, None without one;
-    ``AuthenticationFailed`` for a malformed one."""
-    header = get_authorization_header(request).split()
-    if not header or header[0].lower() != KEYWORD.lower().encode():
-        return None
-    if len(header) != 2:
-        raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer <key>'.")
-    try:
-        return header[1].decode("ascii")
-    except UnicodeDecodeError:
-        raise AuthenticationFailed("Invalid API key.") from None
-
-
 class ApiKeyAuthentication(BaseAuthentication):
     """Bearer API keys. A malformed, unknown or revoked key is always 401, even when the
     service is open: a client that sends a key expects it to be checked."""
 
     def authenticate(self, request: Request) -> tuple[None, Principal] | None:
-        key = bearer_key(request)
-        if key is None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != KEYWORD.lower().encode():
             return None
+        if len(header) != 2:
+            raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer <key>'.")
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise AuthenticationFailed("Invalid API key.") from None
         row = verify_key(key)
         if row is None:
             # Once per request, though a plain read's admission (``admission``) asks first. The

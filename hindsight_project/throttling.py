@@ -8,7 +8,6 @@ the configured rate is the real rate; behind N API processes it is up to N times
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -33,14 +32,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if decided is not None:
             allowed, self.now, self.window_end = decided
             return allowed
-        return self.count(request, request.auth)
-
-    def count(self, request: Request | HttpRequest, principal: Principal | None) -> bool:
-        """Count this request against its key's (or address's) window; True while allowed. The
-        decision is kept on the request so that it is counted once whichever path answers."""
         # Settings are read per request (throttles are instantiated per request), so overrides
         # in tests and a changed environment apply without a restart of this class.
-        if isinstance(principal, Principal):
+        if isinstance(request.auth, Principal):
             rate = settings.HINDSIGHT_THROTTLE_RATE
         else:
             rate = settings.HINDSIGHT_ANON_THROTTLE_RATE
@@ -53,7 +47,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
-        key = f"{self.ident_key(request, principal)}:{window}"
+        key = f"{self.get_cache_key(request, view)}:{window}"
         if self.cache.add(key, 1, self.duration + 1):
             count = 1
         else:
@@ -70,11 +64,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return max(0.001, self.window_end - self.now)
 
     def get_cache_key(self, request: Request, view: object) -> str:
-        return self.ident_key(request, request.auth)
-
-    def ident_key(self, request: Request | HttpRequest, principal: Principal | None) -> str:
-        if isinstance(principal, Principal):
-            ident = f"key:{principal.key.prefix}"
+        if isinstance(request.auth, Principal):
+            ident = f"key:{request.auth.key.prefix}"
         else:
             ident = f"addr:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
