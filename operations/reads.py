@@ -67,10 +67,13 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _shape(key: tuple, names: Iterable[str], build_sql) -> _Shape:
+def _shape(key: tuple, names: Iterable[str], build_sql, raw_datetimes: bool = False) -> _Shape:
     """The cached shape ``key``: the columns ``names`` in the model's field order
-    (``Model.from_db`` reads partial rows in that order) and the SQL ``build_sql(columns)``."""
-    key = (*key, connection.vendor)
+    (``Model.from_db`` reads partial rows in that order) and the SQL ``build_sql(columns)``.
+    ``raw_datetimes``: SQLite's date-times come back as the stored text, converted only by
+    ``_Shape.convert`` (Python's sqlite3 parses a declared date-time column on every fetch; an
+    expression has no declared type), for rows that are mostly found already rendered."""
+    key = (*key, raw_datetimes, connection.vendor)
     shape = _SHAPES.get(key)
     if shape is None:
         wanted = set(names)
@@ -82,10 +85,18 @@ def _shape(key: tuple, names: Iterable[str], build_sql) -> _Shape:
                 connection)
             if found:
                 converters.append((index, found, column))
-        columns = ", ".join(f"o.{_q(field.column)}" for field in fields)
+        columns = ", ".join(_select(field, raw_datetimes) for field in fields)
         shape = _Shape(build_sql(columns), [f.attname for f in fields], converters)
         _SHAPES[key] = shape
     return shape
+
+
+def _select(field, raw_datetimes: bool) -> str:
+    sql = f"o.{_q(field.column)}"
+    if (raw_datetimes and connection.vendor == "sqlite"
+            and field.get_internal_type() == "DateTimeField"):
+        return f"CAST({sql} AS TEXT)"
+    return sql
 
 
 def _prep(field: str, value: object) -> object:
@@ -179,8 +190,10 @@ class PageRequest:
     before: tuple[datetime, uuid.UUID] | None = None
 
 
-def _where(statuses: list[str], types: list[str], cursor: bool) -> str:
-    sql = f"o.{_q('bank_id')} = %s"
+def _where(statuses: list[str], types: list[str], cursor: bool,
+           bank: str | None = None) -> str:
+    """The list's conditions: the bank by primary key, or (``bank``) the SQL naming it by id."""
+    sql = bank or f"o.{_q('bank_id')} = %s"
     for column, values in (("status", statuses), ("type", types)):
         if values:
             sql += f" AND o.{_q(column)} IN ({', '.join(['%s'] * len(values))})"
@@ -213,34 +226,12 @@ _ROW_MEMO: dict[tuple, str] = {}
 ROW_MEMO_LIMIT = 20_000
 
 
-def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
-              statuses: Iterable[str] = (), types: Iterable[str] = ()) -> RenderedPage:
-    """One newest-first page of ``bank``'s operations with these statuses and types (empty:
-    any), each row rendered by ``render``. ``total`` counts every match in offset mode and is
-    None in cursor mode (not counting is what keeps deep cursor pages cheap)."""
-    statuses, types = list(statuses), list(types)
-    cursor = page.before is not None
-    names = ["bank", *(f for f in LIST_FIELDS if "__" not in f)]
-    where = _where(statuses, types, cursor)
-    shape = _shape(("page", len(statuses), len(types), cursor), names, lambda columns: (
-        f"SELECT {columns} FROM {_q(_TABLE)} o WHERE {where} "
-        f"ORDER BY o.{_q('created_at')} DESC, o.{_q('id')} DESC LIMIT %s OFFSET %s"))
-    filters: list[object] = [bank.pk, *statuses, *types]
-    params = list(filters)
-    if cursor:
-        created_at, pk = page.before
-        params += [_prep("created_at", created_at), _prep("created_at", created_at),
-                   _prep("id", pk)]
-    offset = page.offset or 0
-    with connection.cursor() as db:
-        db.execute(shape.sql, [*params, page.limit + 1, offset])
-        read = db.fetchall()
-    more = len(read) > page.limit
-    fetched = read[: page.limit]
+def _rendered(shape: _Shape, rows: list[tuple], bank: Bank,
+              render: Callable[[Operation], str]) -> list[str]:
     at = {name: index for index, name in enumerate(shape.attnames)}
     i_id, i_updated = at["id"], at["updated_at"]
-    rows = []
-    for row in fetched:
+    rendered_rows = []
+    for row in rows:
         key = (render, row[i_id], row[i_updated])
         rendered = _ROW_MEMO.get(key)
         if rendered is None:
@@ -251,11 +242,45 @@ def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
                 if len(_ROW_MEMO) >= ROW_MEMO_LIMIT:
                     _ROW_MEMO.clear()
                 _ROW_MEMO[key] = rendered
-        rows.append(rendered)
-    after = None
-    if more and fetched:
-        last = Operation.from_db(connection.alias, shape.attnames, shape.convert(fetched[-1]))
-        after = (last.created_at, last.pk)
+        rendered_rows.append(rendered)
+    return rendered_rows
+
+
+def _position(shape: _Shape, row: tuple) -> tuple[datetime, uuid.UUID]:
+    values = dict(zip(shape.attnames, shape.convert(row), strict=True))
+    return values["created_at"], values["id"]
+
+
+_LIST_NAMES = ["bank", *(f for f in LIST_FIELDS if "__" not in f)]
+
+
+def _order() -> str:
+    return f"ORDER BY o.{_q('created_at')} DESC, o.{_q('id')} DESC LIMIT %s OFFSET %s"
+
+
+def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
+              statuses: Iterable[str] = (), types: Iterable[str] = ()) -> RenderedPage:
+    """One newest-first page of ``bank``'s operations with these statuses and types (empty:
+    any), each row rendered by ``render``. ``total`` counts every match in offset mode and is
+    None in cursor mode (not counting is what keeps deep cursor pages cheap)."""
+    statuses, types = list(statuses), list(types)
+    cursor = page.before is not None
+    shape = _shape(("page", len(statuses), len(types), cursor), _LIST_NAMES,
+                   lambda columns: (f"SELECT {columns} FROM {_q(_TABLE)} o "
+                                    f"WHERE {_where(statuses, types, cursor)} {_order()}"),
+                   raw_datetimes=True)
+    filters: list[object] = [bank.pk, *statuses, *types]
+    params = list(filters)
+    if cursor:
+        created_at, pk = page.before
+        params += [_prep("created_at", created_at), _prep("created_at", created_at),
+                   _prep("id", pk)]
+    offset = page.offset or 0
+    with connection.cursor() as db:
+        db.execute(shape.sql, [*params, page.limit + 1, offset])
+        read = db.fetchall()
+    fetched = read[: page.limit]
+    after = _position(shape, fetched[-1]) if len(read) > page.limit and fetched else None
     total = None
     if not cursor:
         total = total_without_count(offset, len(read), page.limit)
@@ -264,4 +289,41 @@ def list_page(bank: Bank, page: PageRequest, render: Callable[[Operation], str],
                 db.execute(f"SELECT COUNT(*) FROM {_q(_TABLE)} o "
                            f"WHERE {_where(statuses, types, False)}", filters)
                 total = db.fetchone()[0]
-    return RenderedPage(rows, total, after)
+    return RenderedPage(_rendered(shape, fetched, bank, render), total, after)
+
+
+def offset_page(bank_id: str, scope: Iterable[str] | None, page: PageRequest,
+                render: Callable[[Operation], str], statuses: Iterable[str] = (),
+                types: Iterable[str] = ()) -> tuple[Bank, RenderedPage] | None:
+    """``list_page`` of an offset ``page`` in one query: the bank (``bank_id``, if in
+    ``scope``) joined and the total counted by the same statement -- a list poll made three
+    round trips. None when that finds no row (the bank may be unknown, invisible or have no
+    such rows: ``find_bank`` and ``list_page`` tell which)."""
+    visible = _scope_params(scope)
+    if visible is None:
+        return None
+    statuses, types = list(statuses), list(types)
+
+    def build(columns: str) -> str:
+        where = _where(statuses, types, False,
+                       f"b.{_q('bank_id')} = %s{_scope_sql(len(visible))}")
+        tables = (f"{_q(_TABLE)} o JOIN {_q(Bank._meta.db_table)} b "
+                  f"ON b.{_q('id')} = o.{_q('bank_id')}")
+        # The count is a subquery of its own (SQLite runs it once): a window count would read
+        # every matching row's columns before the LIMIT.
+        return (f"SELECT {columns}, b.{_q('id')}, (SELECT COUNT(*) FROM {tables} WHERE {where}) "
+                f"FROM {tables} WHERE {where} {_order()}")
+
+    shape = _shape(("offset", len(statuses), len(types), len(visible)), _LIST_NAMES, build,
+                   raw_datetimes=True)
+    filters = [bank_id, *visible, *statuses, *types]
+    offset = page.offset or 0
+    with connection.cursor() as db:
+        db.execute(shape.sql, [*filters, *filters, page.limit + 1, offset])
+        read = db.fetchall()
+    if not read:
+        return None
+    bank = Bank.from_db(connection.alias, ["id", "bank_id"], [read[0][-2], bank_id])
+    fetched = [row[:-2] for row in read[: page.limit]]
+    after = _position(shape, fetched[-1]) if len(read) > page.limit else None
+    return bank, RenderedPage(_rendered(shape, fetched, bank, render), read[0][-1], after)

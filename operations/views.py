@@ -25,10 +25,11 @@ from hindsight_project.pagination import (
     parse_page,
 )
 
-from . import reads, services
+from . import poll_bodies, reads, services
 from .exceptions import InvalidOperationId, OperationNotFound
 from .filters import CrossBankOperationFilterSet, OperationFilterSet
 from .models import Operation
+from .reads import PageRequest
 from .serializers import (
     BulkCancelResultSerializer,
     BulkCancelSerializer,
@@ -111,50 +112,76 @@ def list_response(bank_id: str | None, page: Page) -> HttpResponse:
 
 def common_list(request: HttpRequest | Request, bank_id: str) -> HttpResponse | None:
     """The common list query (a status/type filter, a page) of a visible bank: prepared SQL,
-    and terminal rows rendered once per version (a third of the cost, then a tenth). None for
-    anything else."""
+    one statement for an offset page, and terminal rows rendered once per version (a third
+    of the cost, then a tenth). None for anything else."""
     lookups = simple_filters(request.GET)
     if lookups is None:
         return None
-    bank = reads.find_bank(bank_id, bank_scope(request))
+    statuses, types = lookups.get("status__in", ()), lookups.get("type__in", ())
+    visible = bank_scope(request)
+    if not request.GET.get("cursor"):
+        wanted = parse_page(request, "")  # no cursor to check against the bank
+        found = reads.offset_page(bank_id, visible, wanted, render_list_row, statuses, types)
+        if found is not None:
+            bank, page = found
+            return page_response(bank_id, wanted, page, f"bank:{bank.pk}")
+    bank = reads.find_bank(bank_id, visible)
     if bank is None:
         return None
     scope = f"bank:{bank.pk}"
     wanted = parse_page(request, scope)
-    page = reads.list_page(bank, wanted, render_list_row, lookups.get("status__in", ()),
-                           lookups.get("type__in", ()))
+    page = reads.list_page(bank, wanted, render_list_row, statuses, types)
+    return page_response(bank_id, wanted, page, scope)
+
+
+def page_response(bank_id: str, wanted: PageRequest, page: reads.RenderedPage,
+                  scope: str) -> HttpResponse:
     return json_response(render_list(bank_id, wanted.limit, wanted.offset, page.total,
                                      cursor_after(page.after, scope), page.rows))
 
 
 def poll_answer(request: HttpRequest | Request, bank_id: str, operation_id: str,
                 view: DetailView) -> HttpResponse | None:
-    """The status poll without a wait: a ``304`` decided on a one-column read, else one query
-    by primary key and the stored rendering of a terminal result. None when the operation is
-    not found (the caller reports why)."""
-    known = request.headers.get("If-None-Match")
+    """The status poll without a wait: a ``304`` decided on a one-column read, and so is a
+    terminal version's kept body (``poll_bodies``); else one query by primary key and the
+    stored rendering of a terminal result. None when the operation is not found (the caller
+    reports why)."""
+    known = request.META.get("HTTP_IF_NONE_MATCH")
     scope = bank_scope(request)
     try:
-        if known:
-            etag = reads.current_version_tag(bank_id, operation_id, scope, view.variant)
-            if etag is not None and etag == known:
+        pk = reads.parse_operation_id(operation_id, bank_id)
+        if known or poll_bodies.kept(pk):
+            etag = reads.current_version_tag(bank_id, pk, scope, view.variant)
+            if etag is None:
+                return None
+            if etag == known:
                 return HttpResponseNotModified(headers={"ETag": etag})
-        operation = reads.find_operation(bank_id, operation_id, scope,
+            body = poll_bodies.body_for(etag)
+            if body is not None:
+                return detail_response(body, etag)
+        operation = reads.find_operation(bank_id, pk, scope,
                                          with_rendering=known is None and view.full_result)
     except InvalidOperationId:
         return None
     return None if operation is None else operation_answer(operation, view, known)
 
 
+def detail_response(body: bytes, etag: str) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json", headers={"ETag": etag})
+
+
 def operation_answer(operation: Operation, view: DetailView, known: str | None) -> HttpResponse:
     etag = services.version_tag(operation, view.variant)
     if known == etag:
         return HttpResponseNotModified(headers={"ETag": etag})
+    terminal = is_terminal(operation.status)
     rendering = None
-    if view.full_result and is_terminal(operation.status):
+    if view.full_result and terminal:
         rendering = services.result_rendering(operation)
-    return HttpResponse(render_detail(operation, view, rendering),
-                        content_type="application/json", headers={"ETag": etag})
+    body = render_detail(operation, view, rendering)
+    if terminal:
+        poll_bodies.keep(operation.pk, etag, body)
+    return detail_response(body, etag)
 
 
 class BankOperationViewSet(PlainReads, viewsets.GenericViewSet):

@@ -76,6 +76,24 @@ def test_conditional_get_answers_304_from_the_row_without_rendering(api, complet
     assert "result_rendering" not in queries[0]["sql"]  # the big column stays on disk
 
 
+def test_a_terminal_operations_next_polls_get_its_kept_body_after_a_one_column_read(
+        api, completed, monkeypatch):
+    first = api.get(detail_url(completed))
+
+    def must_not_render(*args, **kwargs):
+        raise AssertionError("a kept body was rendered again")
+
+    monkeypatch.setattr("operations.views.render_detail", must_not_render)
+    with CaptureQueriesContext(connection) as queries:
+        again = api.get(detail_url(completed))
+    assert again.status_code == 200
+    assert (again.content, again["ETag"]) == (first.content, first["ETag"])
+    assert len(queries) == 1 and "result_rendering" not in queries[0]["sql"]
+    monkeypatch.undo()  # another representation is rendered, and kept under its own ETag
+    summary = api.get(detail_url(completed, query="?result=summary"))
+    assert summary.json()["result"] == {"memory_count": 10, "failed_items_count": 0}
+
+
 def test_completion_stores_the_rendered_result_and_polls_serve_it_unchanged(api, completed):
     stored = Operation.objects.values_list("result_rendering", flat=True).get(pk=completed.pk)
     assert json.loads(stored)["memory_ids"] == [
@@ -273,7 +291,7 @@ def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(gate
 # --- the list page and the conditional GET in prepared SQL -------------------------------------
 
 
-def test_common_list_query_reads_the_bank_and_one_page_and_renders_like_the_serializer(
+def test_common_list_query_reads_bank_page_and_total_in_one_statement_and_renders_like_the_serializer(
         api, bank):
     ops = [submit_retain(bank, n=2) for _ in range(3)]
     for op in ops[:2]:
@@ -281,8 +299,8 @@ def test_common_list_query_reads_the_bank_and_one_page_and_renders_like_the_seri
     api.get("/api/banks/alpha/operations/")  # warms the per-process "any API key?" answer
     with CaptureQueriesContext(connection) as queries:
         body = api.get("/api/banks/alpha/operations/?status=completed,pending&limit=2").json()
-    # The bank, the page; the total needs a count because a further page exists.
-    assert len(queries) == 3, [q["sql"] for q in queries]
+    # The bank, the page and the total (a further page exists, so it is counted): one statement.
+    assert len(queries) == 1, [q["sql"] for q in queries]
     assert (body["total"], body["limit"], body["offset"]) == (3, 2, 0)
     expected = [OperationSerializer(Operation.objects.get(pk=op.pk)).data for op in ops[::-1]]
     assert body["operations"] == json.loads(json.dumps(expected[:2]))
@@ -290,6 +308,20 @@ def test_common_list_query_reads_the_bank_and_one_page_and_renders_like_the_seri
                    f"&cursor={body['next_cursor']}").json()
     assert rest["operations"] == json.loads(json.dumps(expected[2:]))
     assert rest["total"] is None and rest["next_cursor"] is None
+
+
+def test_common_list_of_an_empty_page_still_tells_an_unknown_bank_and_counts_the_total(
+        api, bank):
+    empty = api.get("/api/banks/alpha/operations/?status=completed").json()
+    assert (empty["operations"], empty["total"], empty["next_cursor"]) == ([], 0, None)
+    assert api.get("/api/banks/nobody/operations/?status=completed").status_code == 404
+    ops = [submit_retain(bank, n=1) for _ in range(3)]
+    past = api.get("/api/banks/alpha/operations/?limit=2&offset=5").json()
+    assert (past["operations"], past["total"], past["offset"]) == ([], 3, 5)
+    last = api.get("/api/banks/alpha/operations/?limit=2&offset=2").json()
+    assert ([row["operation_id"] for row in last["operations"]], last["total"]) == (
+        [str(ops[0].pk)], 3)
+    assert last["next_cursor"] is None
 
 
 def test_a_listed_terminal_row_shows_its_next_version_after_a_retry(api, bank):

@@ -76,3 +76,18 @@ def test_a_hot_read_needs_a_key_once_any_key_exists(api, op, key_a):
     for path in hot_paths(op):
         assert api.get(path).status_code == 401, path
         assert client_with(key_a).get(path).status_code == 200, path
+
+
+def test_a_kept_terminal_body_is_not_served_to_a_key_of_another_bank(api, op):
+    from banks.apikeys import create_key
+    from tests.factories import make_bank
+
+    poll = hot_paths(op)[0]
+    assert api.get(poll).status_code == 200  # rendered, and kept for the next polls
+    assert api.get(poll).status_code == 200  # the kept body
+    make_bank("beta")
+    other = client_with(create_key("tenant-b", ["beta"]).key)
+    response = other.get(poll)
+    assert response.status_code == 404 and str(op.pk) not in response.content.decode()
+    own = client_with(create_key("tenant-a", ["alpha"]).key).get(poll)
+    assert own.status_code == 200 and own.json()["operation_id"] == str(op.pk)
