@@ -291,7 +291,7 @@ def test_busy_executor_rings_the_doorbell_and_a_free_one_runs_the_operation(gate
 # --- the list page and the conditional GET in prepared SQL -------------------------------------
 
 
-def test_common_list_query_reads_bank_page_and_total_in_one_statement_and_renders_like_the_serializer(
+def test_common_list_reads_bank_page_and_total_in_one_statement_and_renders_like_serializer(
         api, bank):
     ops = [submit_retain(bank, n=2) for _ in range(3)]
     for op in ops[:2]:
