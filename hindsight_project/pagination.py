@@ -9,11 +9,13 @@ cannot be forged or replayed against another list.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -68,9 +70,15 @@ def parse_offset(request: Request | HttpRequest) -> int:
 
 def encode_cursor(created_at: datetime, pk: uuid.UUID, scope: str) -> str:
     """The cursor of the rows after the one at ``(created_at, pk)`` in the list ``scope``."""
-    return signing.dumps(
-        {"t": created_at.isoformat(), "i": str(pk), "s": scope}, salt=_SALT, compress=True
-    )
+    return _signed_cursor(created_at, pk, scope, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_cursor(created_at: datetime, pk: uuid.UUID, scope: str, key: str) -> str:
+    # Minted once per position: a list polled while nothing changes hands out the same next
+    # cursor on every poll (a cursor does not expire, so its time stamp does not matter).
+    return signing.dumps({"t": created_at.isoformat(), "i": str(pk), "s": scope}, key=key,
+                         salt=_SALT, compress=True)
 
 
 def cursor_after(position: tuple[datetime, uuid.UUID] | None, scope: str) -> str | None:

@@ -247,8 +247,10 @@ def _rendered(shape: _Shape, rows: list[tuple], bank: Bank,
 
 
 def _position(shape: _Shape, row: tuple) -> tuple[datetime, uuid.UUID]:
-    values = dict(zip(shape.attnames, shape.convert(row), strict=True))
-    return values["created_at"], values["id"]
+    """``(created_at, id)`` of ``row``, these two columns alone converted."""
+    created, pk = shape.attnames.index("created_at"), shape.attnames.index("id")
+    values = shape.convert([v if i in (created, pk) else None for i, v in enumerate(row)])
+    return values[created], values[pk]
 
 
 _LIST_NAMES = ["bank", *(f for f in LIST_FIELDS if "__" not in f)]
