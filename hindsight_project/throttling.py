@@ -48,14 +48,12 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = f"{self.get_cache_key(request, view)}:{window}"
-        if self.cache.add(key, 1, self.duration + 1):
-            count = 1
-        else:
-            try:
-                count = self.cache.incr(key)
-            except ValueError:  # expired between add and incr: a fresh window
-                self.cache.add(key, 1, self.duration + 1)
-                count = 1
+        try:
+            count = self.cache.incr(key)  # the window's counter exists but for its first request
+        except ValueError:
+            # A new window: its first request (of concurrent first requests, one adds the
+            # counter, the others count on it).
+            count = 1 if self.cache.add(key, 1, self.duration + 1) else self.cache.incr(key)
         allowed = count <= self.num_requests
         setattr(request, DECISION, (allowed, self.now, self.window_end))
         return allowed

@@ -4,9 +4,13 @@ every other request and answer exactly what DRF's path answers."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core.cache import cache
+from rest_framework.test import APIClient
 
+from hindsight_project import admission
 from tests.factories import submit_retain
 from tests.lifecycle import walk_to
 from tests.security.conftest import client_with
@@ -91,3 +95,81 @@ def test_a_kept_terminal_body_is_not_served_to_a_key_of_another_bank(api, op):
     assert response.status_code == 404 and str(op.pk) not in response.content.decode()
     own = client_with(create_key("tenant-a", ["alpha"]).key).get(poll)
     assert own.status_code == 200 and own.json()["operation_id"] == str(op.pk)
+
+
+@pytest.fixture
+def polled(monkeypatch):
+    """A completed operation's poll URL and ETag, and a hook run inside each hot 304 read."""
+    from operations import reads
+    from tests.factories import make_bank
+
+    op = walk_to(submit_retain(make_bank("alpha"), 3), "completed")
+    poll = hot_paths(op)[0]
+    etag = APIClient().get(poll)["ETag"]
+    real, hooks = reads.current_version_tag, []
+
+    def hooked(*args, **kwargs):
+        for hook in hooks:
+            hook()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "current_version_tag", hooked)
+    return poll, etag, hooks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_reads_of_one_process_take_turns(polled, monkeypatch):
+    monkeypatch.setattr(admission, "TURN_WAIT", 60)
+    poll, etag, hooks = polled
+    inside, most, lock, crowded = [0], [0], threading.Lock(), threading.Event()
+
+    def linger() -> None:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            if inside[0] > 1:
+                crowded.set()
+        crowded.wait(0.05)  # room for a second reader to come in, were it let in
+        with lock:
+            inside[0] -= 1
+
+    hooks.append(linger)
+    codes = []
+
+    def poller() -> None:
+        client = APIClient()
+        codes.extend(client.get(poll, HTTP_IF_NONE_MATCH=etag).status_code for _ in range(4))
+
+    threads = [threading.Thread(target=poller) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert codes == [304] * 24
+    assert most[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_hot_read_holds_the_others_back_only_for_the_turn_wait(polled, monkeypatch):
+    monkeypatch.setattr(admission, "TURN_WAIT", 0.2)
+    poll, etag, hooks = polled
+    stalled, release = threading.Event(), threading.Event()
+
+    def stall() -> None:
+        if threading.current_thread().name == "stalled":
+            stalled.set()
+            release.wait(60)
+
+    hooks.append(stall)
+    codes = []
+    first = threading.Thread(name="stalled", target=lambda: codes.append(
+        APIClient().get(poll, HTTP_IF_NONE_MATCH=etag).status_code))
+    first.start()
+    try:
+        assert stalled.wait(30)
+        assert APIClient().get(poll, HTTP_IF_NONE_MATCH=etag).status_code == 304
+        assert first.is_alive()  # answered while the first read still held its turn
+    finally:
+        release.set()
+        first.join(60)
+    assert codes == [304]
