@@ -14,7 +14,8 @@ around one indexed read; run by 16 threads at once, every database call handed t
 lock to another thread and back, and those hand-overs cost more than the reads themselves
 (server CPU per status poll under load 1.5 -> 1.1 ms, per list page 2.4 -> 1.3 ms;
 docs/benchmarks.md). The wait for a turn is bounded (``TURN_WAIT``): behind a read stalled by
-an unreachable database, the others run beside it instead of queueing for the full stall."""
+an unreachable database, or by the interpreter lock held by an executor thread of the same
+process (an ingest), the others run beside it instead of queueing behind the stall."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from operations.exceptions import HindsightError
 from .negotiation import accepts_json_as_is
 
 ONE_AT_A_TIME = threading.Lock()
-TURN_WAIT = 0.5  # seconds
+TURN_WAIT = 0.02  # seconds: a few reads' time; longer means the holder is stalled
 
 
 class PlainReads:
