@@ -115,14 +115,18 @@ def _client_thread(port: int, paths: list[str], headers: dict, count: int,
 def _client_process(port: int, paths: list[str], headers: dict, threads: int, count: int,
                     queue: multiprocessing.Queue) -> None:
     samples: list[list[float]] = [[] for _ in range(threads)]
-    codes: dict[int, int] = {}
+    per_thread: list[dict[int, int]] = [{} for _ in range(threads)]  # no lost counts
     workers = [threading.Thread(target=_client_thread,
-                                args=(port, paths, headers, count, samples[t], codes))
+                                args=(port, paths, headers, count, samples[t], per_thread[t]))
                for t in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    codes: dict[int, int] = {}
+    for counted in per_thread:
+        for code, n in counted.items():
+            codes[code] = codes.get(code, 0) + n
     queue.put(([s for per in samples for s in per], codes))
 
 
@@ -277,18 +281,25 @@ def measure_layout(processes: int, args: argparse.Namespace, workdir: Path) -> d
     return figures
 
 
+def point(target: Path, path: str) -> None:
+    """Point the pollers at ``path``: written aside and renamed, so no poller reads half of it."""
+    aside = target.with_suffix(".new")
+    aside.write_text(path)
+    os.replace(aside, target)
+
+
 def poll_during_ingest(url: str, workdir: Path, args: argparse.Namespace) -> dict:
     target = workdir / "current-op"
     items = make_items(args.ingest_items, 1024)
     stop = threading.Event()
     with httpx.Client(base_url=url, timeout=600) as client:
-        target.write_text(f"/api/banks/busy/operations/{ingest(client, 'busy', items)}/")
+        point(target, f"/api/banks/busy/operations/{ingest(client, 'busy', items)}/")
 
         def keep_ingesting() -> None:
             with httpx.Client(base_url=url, timeout=600) as feeder:
                 while not stop.is_set():
                     op_id = ingest(feeder, "busy", items)
-                    target.write_text(f"/api/banks/busy/operations/{op_id}/")
+                    point(target, f"/api/banks/busy/operations/{op_id}/")
                     wait_done(feeder, "busy", op_id)
 
         time.sleep(0.3)  # the first ingest is under way

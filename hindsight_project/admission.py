@@ -30,7 +30,7 @@ from operations.exceptions import HindsightError
 from .negotiation import accepts_json_as_is
 
 ONE_AT_A_TIME = threading.Lock()
-TURN_WAIT = 0.02  # seconds: a few reads' time; longer means the holder is stalled
+TURN_WAIT = 0.1  # seconds: 16 threads' reads queue for a few ms; longer means a stalled holder
 
 
 class PlainReads:
