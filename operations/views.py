@@ -167,7 +167,9 @@ def poll_answer(request: HttpRequest | Request, bank_id: str, operation_id: str,
 
 
 def detail_response(body: bytes, etag: str) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json", headers={"ETag": etag})
+    response = json_response(body)
+    response["ETag"] = etag
+    return response
 
 
 def operation_answer(operation: Operation, view: DetailView, known: str | None) -> HttpResponse:
